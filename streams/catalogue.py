@@ -1,0 +1,108 @@
+"""The topic catalogue: the single source of truth for every Kafka topic, its key and the events on it.
+
+Each event type travels on exactly one topic, so publishing needs only the event: ``catalogue.route(event)``
+gives the topic and the key. A ``prefix`` namespaces every name, which is how tests and tenants stay apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from schemas.events import (
+    Event,
+    PolicyUpdated,
+    RewardAssigned,
+    RunFinished,
+    RunPlanned,
+    RunRejected,
+    RunRequested,
+    TaskFinished,
+    TaskReady,
+    TaskSkipped,
+    TurnRecorded,
+)
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+def by_run(event: Event) -> str:
+    return event.run_id
+
+
+def by_task(event: Event) -> str:
+    # Spreads one run's tasks over the partitions, so a wide fan-out reaches many executors.
+    return f"{event.run_id}/{event.task_id}"  # type: ignore[attr-defined]
+
+
+def by_policy_name(event: Event) -> str:
+    # One key: compaction keeps only the newest policy.
+    return "planner"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    suffix: str
+    key: Callable[[Event], str]
+    key_doc: str
+    partitions: int
+    events: tuple[type[Event], ...]
+    retention_ms: int | None = 7 * DAY_MS
+    compacted: bool = False
+
+    def configs(self) -> dict[str, str]:
+        if self.compacted:
+            return {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": str(60 * 60 * 1000)}
+        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
+
+
+RUNS_REQUESTED = TopicSpec("runs.requested", by_run, "run_id", 6, (RunRequested,))
+RUN_EVENTS = TopicSpec("runs.events", by_run, "run_id", 6, (RunPlanned, TaskSkipped))
+RUNS_FINISHED = TopicSpec("runs.finished", by_run, "run_id", 6, (RunFinished, RunRejected))
+TASKS_READY = TopicSpec("tasks.ready", by_task, "run_id/task_id", 12, (TaskReady,))
+TASKS_FINISHED = TopicSpec("tasks.finished", by_run, "run_id", 6, (TaskFinished,))
+TURNS = TopicSpec("turns", by_run, "run_id", 6, (TurnRecorded,))
+POLICY = TopicSpec("policy", by_policy_name, "policy name", 1, (PolicyUpdated,), retention_ms=None, compacted=True)
+REWARDS = TopicSpec("rewards", by_run, "run_id", 3, (RewardAssigned,))
+# The planner's changelog: per run, the events its state is folded from; a tombstone evicts a finished run.
+PLANNER_JOURNAL = TopicSpec("planner.journal", by_run, "run_id", 6, (), retention_ms=None, compacted=True)
+# Bytes nobody could decode or process, unchanged, with the reason and origin in the headers.
+DEAD_LETTERS = TopicSpec("dlq", by_run, "original key", 1, (), retention_ms=30 * DAY_MS)
+
+TOPIC_SPECS: tuple[TopicSpec, ...] = (
+    RUNS_REQUESTED,
+    RUN_EVENTS,
+    RUNS_FINISHED,
+    TASKS_READY,
+    TASKS_FINISHED,
+    TURNS,
+    POLICY,
+    REWARDS,
+    PLANNER_JOURNAL,
+    DEAD_LETTERS,
+)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    prefix: str = "genesis"
+    _routes: dict[type[Event], TopicSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        routes = {event_type: spec for spec in TOPIC_SPECS for event_type in spec.events}
+        object.__setattr__(self, "_routes", routes)
+
+    def name(self, spec: TopicSpec) -> str:
+        return f"{self.prefix}.{spec.suffix}"
+
+    def names(self) -> list[str]:
+        return [self.name(spec) for spec in TOPIC_SPECS]
+
+    def event_topics(self) -> list[str]:
+        """Every topic that carries events (what the warehouse records)."""
+        return [self.name(spec) for spec in TOPIC_SPECS if spec.events]
+
+    def route(self, event: Event) -> tuple[str, str]:
+        """The topic and key an event is published with."""
+        spec = self._routes[type(event)]
+        return self.name(spec), spec.key(event)
