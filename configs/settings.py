@@ -83,3 +83,9 @@ def _parse_env_value(text: str) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+
+
+def project_path(value: str) -> Path:
+    """A path from the config file: absolute as written, else relative to the project (the folder above configs/)."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else CONFIG_DIR.parent / path

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
+
+from deploy.processes import process_alive, terminate
 
 KAFKA_DEPLOY_DIR = Path(__file__).resolve().parent / "kafka"
 
@@ -123,12 +124,7 @@ class LocalKafka:
         self._pid_file.unlink(missing_ok=True)
         if pid is None:
             return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        terminate(pid, timeout_s)
         return True
 
     def ensure_jars(self) -> Path:
@@ -186,7 +182,7 @@ class LocalKafka:
             pid = int(self._pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _alive(pid) and _is_kafka(pid) else None
+        return pid if process_alive(pid) and _is_kafka(pid) else None
 
     def _log_tail(self, lines: int = 30) -> str:
         try:
@@ -252,20 +248,6 @@ def _require_java() -> str:
 
 def _port_in_use(port: int) -> bool:
     return _any_port_open(f"127.0.0.1:{port}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); it is not a running broker.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except (FileNotFoundError, IndexError):
-        return True
 
 
 def _is_kafka(pid: int) -> bool:

@@ -41,4 +41,7 @@ def consumer_options(group_id: str, *, ack_policy: AckPolicy = AckPolicy.NACK_ON
         "auto_offset_reset": "earliest",
         "ack_policy": ack_policy,
         "decoder": raw_body,
+        # Quicker rebalances when executors join or leave (the defaults take several seconds each).
+        "heartbeat_interval_ms": 1000,
+        "session_timeout_ms": 10_000,
     }

@@ -102,6 +102,10 @@ class Catalogue:
         """Every topic that carries events (what the warehouse records)."""
         return [self.name(spec) for spec in TOPIC_SPECS if spec.events]
 
+    def carries(self, event: Event) -> bool:
+        """Whether the event travels on a topic (the planner's journal-only facts do not)."""
+        return type(event) in self._routes
+
     def route(self, event: Event) -> tuple[str, str]:
         """The topic and key an event is published with."""
         spec = self._routes[type(event)]

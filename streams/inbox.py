@@ -30,7 +30,13 @@ class Inbox:
         self._dead_letter_topic = catalogue.name(DEAD_LETTERS)
         self._consumer = consumer
 
-    async def handle(self, message: KafkaMessage, on_event: Callable[[Any], Awaitable[None]]) -> Event | None:
+    async def handle(
+        self,
+        message: KafkaMessage,
+        on_event: Callable[[Any], Awaitable[None]],
+        *,
+        expect: tuple[type[Event], ...] = (Event,),
+    ) -> Event | None:
         try:
             event = decode_event(message.body)
         except UndecodableEvent as error:
@@ -38,6 +44,9 @@ class Inbox:
             return None
         if isinstance(event, UnknownEvent):
             log.warning("%s skips event type %s it does not know (%s)", self._consumer, event.type, _origin(message))
+            return None
+        if not isinstance(event, expect):
+            await self.dead_letter(message, f"unexpected event type {type(event).__name__} on this topic")
             return None
         try:
             await on_event(event)

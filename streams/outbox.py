@@ -29,5 +29,5 @@ class EventPublisher:
         for event in events:
             await self.publish(event)
 
-    async def publish_raw(self, topic: str, value: bytes, *, key: bytes | None, headers: dict[str, str]) -> None:
+    async def publish_raw(self, topic: str, value: bytes | None, *, key: bytes | None, headers: dict[str, str]) -> None:
         await self._broker.publish(value, topic, key=key, headers=headers)

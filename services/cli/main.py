@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from configs.settings import ConfigError
-from services.cli import kafka_cli
+from services.cli import demo_cli, kafka_cli, plan_cli, stack_cli, submit_cli
 from services.cli.console import fail
 
 app = typer.Typer(
@@ -14,6 +14,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(kafka_cli.app, name="kafka")
+app.add_typer(plan_cli.app, name="plan")
+for commands in (demo_cli.app, submit_cli.app, stack_cli.app):
+    app.registered_commands += commands.registered_commands
 
 
 def main() -> None:
@@ -21,3 +24,7 @@ def main() -> None:
         app()
     except ConfigError as error:
         fail(str(error), code=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""genesis demo: the main job. Brings the system up, runs the bundled workload, reports, tears down."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+
+from services.cli.console import console, fail
+from services.cli.stack_cli import Stack
+from services.demo.report import print_report
+from services.demo.runner import run_workload
+from services.executor.tools.workload import DEFAULT_WORKLOAD, WorkloadError, load_workload
+
+app = typer.Typer()
+
+
+@app.command()
+def demo(
+    executors: int = typer.Option(3, "--executors", "-e", min=1, help="Executor processes to start."),
+    workload: Path = typer.Option(DEFAULT_WORKLOAD, "--workload", help="Workload YAML (see configs/demo/)."),
+    timeout_s: float = typer.Option(300.0, "--timeout", help="Give up on a run after this long."),
+    keep_running: bool = typer.Option(False, "--keep-running", help="Leave the services up afterwards."),
+) -> None:
+    """Run the bundled workload of multi-step jobs as parallel DAGs over Kafka, and report the speedup."""
+    try:
+        jobs = load_workload(workload)
+    except WorkloadError as error:
+        fail(str(error), code=2)
+    stack = Stack()
+    already_up = any(stack.supervisor.state(name).alive for name in stack.supervisor.names())
+    with console.status("starting Kafka, the planner and the executors"):
+        stack.up(executors)
+    console.print(f"system up: Kafka at {stack.bootstrap}, planner, {executors} executors")
+    try:
+        result = asyncio.run(run_workload(jobs, timeout_s=timeout_s))
+        summary = print_report(console, result)
+    finally:
+        if not (already_up or keep_running):
+            with console.status("stopping what the demo started"):
+                stack.down()
+    if summary.succeeded < summary.runs:
+        raise typer.Exit(1)

@@ -1,0 +1,161 @@
+"""A small asyncio client for producers and consumers of Genesis runs.
+
+    async with GenesisClient.connect() as client:
+        outcome = await client.run(plan_text=open("plan.txt").read(), timeout_s=60)
+        print(outcome.status, outcome.answer)
+
+Results are read from the results topic without a consumer group: the client takes every partition and starts
+at its end *before* it submits, so a result can never be published before the client is listening for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from aiokafka import AIOKafkaConsumer
+
+from deploy.local_kafka import load_local_kafka_settings
+from schemas import Plan, RunFinished, RunRejected, RunRequested, UndecodableEvent, UnknownEvent, decode_event, new_event_id
+from schemas.events import Strategy
+from streams.broker import make_broker
+from streams.catalogue import RUNS_FINISHED, Catalogue
+from streams.connection import bootstrap_servers
+from streams.outbox import EventPublisher
+from streams.reading import groupless_consumer, topic_partitions
+from streams.settings import KafkaSettings, load_kafka_settings
+
+RunOutcome = RunFinished | RunRejected
+
+
+class GenesisClient:
+    def __init__(self, bootstrap: str, catalogue: Catalogue, settings: KafkaSettings, *, client_id: str = "genesis-client") -> None:
+        self._broker = make_broker(settings, bootstrap, client_id=client_id)
+        self._publisher = EventPublisher(self._broker, catalogue, source=client_id)
+        self._results_topic = catalogue.name(RUNS_FINISHED)
+        self._bootstrap = bootstrap
+        self._consumer: AIOKafkaConsumer | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._resources = contextlib.AsyncExitStack()
+        self._waiters: dict[str, asyncio.Future[RunOutcome]] = {}
+        self._streams: list[asyncio.Queue[RunOutcome]] = []
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def connect(cls, settings: KafkaSettings | None = None) -> AsyncIterator[GenesisClient]:
+        settings = settings or load_kafka_settings()
+        address = bootstrap_servers(settings, load_local_kafka_settings())
+        client = cls(address, Catalogue(settings.topic_prefix), settings)
+        async with client:
+            yield client
+
+    async def __aenter__(self) -> GenesisClient:
+        await self._resources.enter_async_context(self._broker)
+        assigned = await topic_partitions(self._bootstrap, self._results_topic)
+        consumer = await self._resources.enter_async_context(groupless_consumer(self._bootstrap))
+        consumer.assign(assigned)
+        await consumer.seek_to_end(*assigned)
+        for partition in assigned:
+            await consumer.position(partition)  # fixes the start before anything is submitted
+        self._consumer = consumer
+        self._reader = asyncio.create_task(self._read_results())
+        self._resources.push_async_callback(self._stop_reader)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._resources.aclose()
+
+    async def _stop_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+    async def submit(
+        self,
+        *,
+        plan_text: str | None = None,
+        plan: Plan | None = None,
+        query: str | None = None,
+        expected_answer: str | None = None,
+        deadline_s: float | None = None,
+        strategy: Strategy = "auto",
+        labels: dict[str, str] | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        """Publish a RunRequested and return its run id (the result arrives on the results topic)."""
+        if plan_text is None and plan is None and query is None:
+            raise ValueError("submit needs one of plan_text, plan or query")
+        request = RunRequested(
+            run_id=run_id or new_event_id(),
+            plan=plan,
+            plan_text=plan_text,
+            query=query,
+            expected_answer=expected_answer,
+            deadline_s=deadline_s,
+            strategy=strategy,
+            labels=labels or {},
+            source=self._publisher.source,
+        )
+        self._waiters.setdefault(request.run_id, asyncio.get_running_loop().create_future())
+        await self._publisher.publish(request)
+        return request.run_id
+
+    async def wait(self, run_id: str, *, timeout_s: float = 120.0) -> RunOutcome:
+        """The run's outcome; raises TimeoutError after ``timeout_s``."""
+        future = self._waiters.setdefault(run_id, asyncio.get_running_loop().create_future())
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
+        finally:
+            if future.done():
+                self._waiters.pop(run_id, None)
+
+    async def run(self, *, timeout_s: float = 120.0, **request: Any) -> RunOutcome:
+        return await self.wait(await self.submit(**request), timeout_s=timeout_s)
+
+    async def results(self) -> AsyncIterator[RunOutcome]:
+        """Every outcome published after the client connected, as it arrives."""
+        queue: asyncio.Queue[RunOutcome] = asyncio.Queue()
+        self._streams.append(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._streams.remove(queue)
+
+    async def _read_results(self) -> None:
+        assert self._consumer is not None
+        async for record in self._consumer:
+            try:
+                event = decode_event(record.value or b"")
+            except UndecodableEvent:
+                continue  # not ours to dead-letter: the client only reads
+            if isinstance(event, UnknownEvent) or not isinstance(event, RunFinished | RunRejected):
+                continue
+            future = self._waiters.get(event.run_id)
+            if future is not None and not future.done():
+                future.set_result(event)
+            for queue in self._streams:
+                queue.put_nowait(event)
+
+
+def outcome_as_dict(outcome: RunOutcome) -> dict[str, Any]:
+    """The outcome as `genesis submit --json` prints it: RunFinished's content, or a rejection in the same shape."""
+    if isinstance(outcome, RunRejected):
+        return {
+            "run_id": outcome.run_id,
+            "status": "rejected",
+            "answer": None,
+            "observations": {},
+            "metrics": {},
+            "reason": outcome.reason,
+            "line": outcome.line,
+            "task_id": outcome.task_id,
+        }
+    document = msgspec.to_builtins(outcome)
+    for envelope_field in ("type", "event_id", "source"):
+        document.pop(envelope_field, None)
+    return document

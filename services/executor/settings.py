@@ -1,0 +1,21 @@
+"""The executor's configuration: how much it runs at once and how much text it keeps per turn."""
+
+from __future__ import annotations
+
+import msgspec
+
+from configs.settings import load_section
+
+
+class ExecutorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    group_id: str = "genesis-executors"
+    # Tasks in flight per executor process; tools are I/O-bound, so this can be well above the core count.
+    concurrency: int = 32
+    # Arguments and outputs longer than this are clipped in TurnRecorded (sizes stay exact).
+    max_text_bytes: int = 4096
+    # On shutdown, tasks in flight get this long to finish and publish before the process exits.
+    drain_timeout_s: float = 30.0
+
+
+def load_executor_settings() -> ExecutorSettings:
+    return load_section("executor", ExecutorSettings)

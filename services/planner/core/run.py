@@ -1,0 +1,327 @@
+"""One run as an event-sourced aggregate: every decision is an event, and state changes only by applying events.
+
+Entry points return the events to publish and apply them first: ``begin`` (a planned run), ``on_task_finished``
+(a result from an executor), ``on_tick`` (time passed: due retries, expired leases, the deadline). ``history`` is the
+run's journal: the founding RunPlanned and RunConfigured, every accepted TaskFinished and every emitted event, in the
+order they were applied. ``replay(history)`` rebuilds an equal state (facts that change nothing are not recorded, so
+a journal with redelivered results replays to the same history too).
+
+Decisions are level-triggered: after any change, ``_advance`` looks at the whole state and emits whatever is owed
+(retry schedules, re-dispatches, skips, new dispatches, the finish). So a journal cut between a consumed result and
+the decisions it caused heals on the next ``on_tick`` (call it once after a replay).
+
+Task life: pending -> running -> succeeded | retrying -> running ... | failed; pending -> skipped (a dependency
+failed, or the deadline passed; running and retrying tasks are skipped at the deadline too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from schemas.events import (
+    Event,
+    RunFinished,
+    RunPlanned,
+    RunRequested,
+    TaskFinished,
+    TaskReady,
+    TaskSkipped,
+    new_event_id,
+)
+from schemas.plan import Plan
+from schemas.policy import Policy
+from services.planner.core.dag import Dag
+from services.planner.core.journal import RunConfigured, TaskLeaseExpired, TaskRetryScheduled
+from services.planner.core.outcome import finished_event
+from services.planner.core.progress import LLM_TOOL, SETTLED, TaskProgress, tool_and_args
+from services.planner.core.scheduling import ExecutionStrategy, SchedulingConfig, choose_strategy, retry_delay_s
+
+__all__ = ["LLM_TOOL", "RunState", "SchedulingConfig", "TaskProgress", "choose_strategy"]
+
+
+@dataclass(kw_only=True)
+class RunState:
+    run_id: str
+    plan: Plan
+    strategy: ExecutionStrategy
+    policy: Policy
+    config: SchedulingConfig
+    planned_at: datetime
+    deadline_at: datetime
+    expected_answer: str | None
+    labels: dict[str, str]
+    tasks: dict[str, TaskProgress]
+    turns: int = 0
+    tool_errors: int = 0
+    tokens: int = 0
+    outcome: RunFinished | None = None
+    history: list[Event] = field(default_factory=list)
+    # Derived from the plan or injected: not part of what a replay must reproduce.
+    dag: Dag = field(compare=False, repr=False)
+    new_id: Callable[[], str] = field(compare=False, repr=False)
+
+    @classmethod
+    def begin(
+        cls,
+        request: RunRequested,
+        plan: Plan,
+        *,
+        policy: Policy,
+        strategy: ExecutionStrategy,
+        config: SchedulingConfig,
+        now: datetime,
+        new_id: Callable[[], str],
+    ) -> tuple[RunState, list[Event]]:
+        """A run for a validated plan: RunPlanned, RunConfigured (journal only), then the first TaskReady events."""
+        dag = Dag.from_plan(plan)
+        envelope = {"run_id": request.run_id, "occurred_at": now}
+        planned = RunPlanned(
+            event_id=new_id(),
+            **envelope,
+            plan=plan,
+            strategy=strategy,
+            levels=dag.levels(),
+            critical_path=dag.critical_path(),
+            policy_version=policy.version,
+            deadline_at=now + timedelta(seconds=request.deadline_s or config.default_deadline_s),
+        )
+        configured = RunConfigured(
+            event_id=new_id(),
+            **envelope,
+            policy=policy,
+            config=config,
+            expected_answer=request.expected_answer,
+            labels=dict(request.labels),
+        )
+        state = cls._found(planned, configured, new_id)
+        return state, [planned, configured, *state._advance(now)]
+
+    @classmethod
+    def replay(cls, events: Iterable[Event], *, new_id: Callable[[], str] = new_event_id) -> RunState:
+        """The state the journal's events produce; events before RunPlanned and RunConfigured (the request) are
+        skipped. ValueError when the journal never founded the run."""
+        planned: RunPlanned | None = None
+        configured: RunConfigured | None = None
+        state: RunState | None = None
+        for event in events:
+            if state is not None:
+                state._fold(event)
+            elif isinstance(event, RunPlanned):
+                planned = event
+            elif isinstance(event, RunConfigured):
+                configured = event
+            if state is None and planned is not None and configured is not None:
+                state = cls._found(planned, configured, new_id)
+        if state is None:
+            raise ValueError("the journal has no RunPlanned and RunConfigured to found the run on")
+        return state
+
+    @classmethod
+    def _found(cls, planned: RunPlanned, configured: RunConfigured, new_id: Callable[[], str]) -> RunState:
+        if planned.deadline_at is None:
+            raise ValueError(f"RunPlanned of run {planned.run_id} has no deadline; begin() always sets one")
+        return cls(
+            run_id=planned.run_id,
+            plan=planned.plan,
+            strategy=planned.strategy,
+            policy=configured.policy,
+            config=configured.config,
+            planned_at=planned.occurred_at,
+            deadline_at=planned.deadline_at,
+            expected_answer=configured.expected_answer,
+            labels=dict(configured.labels),
+            tasks={task.id: TaskProgress() for task in planned.plan.tasks},
+            history=[planned, configured],
+            dag=Dag.from_plan(planned.plan),
+            new_id=new_id,
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def max_attempts(self) -> int:
+        return max(1, self.policy.max_attempts)
+
+    def on_task_finished(self, event: TaskFinished, now: datetime) -> list[Event]:
+        """Apply an executor's result (the first one per task wins) and return what it unlocks; [] when ignored."""
+        if not self._accepts(event):
+            return []
+        self._fold(event)
+        return self._advance(now)
+
+    def on_tick(self, now: datetime) -> list[Event]:
+        return self._advance(now)
+
+    def next_wakeup(self) -> datetime | None:
+        """When on_tick has something to do at the latest: a due retry, a lease expiry, or the deadline."""
+        if self.finished:
+            return None
+        moments = [self.deadline_at]
+        for progress in self.tasks.values():
+            moments += [moment for moment in (progress.lease_expires_at, progress.retry_due_at) if moment is not None]
+        return min(moments)
+
+    # -- evolve: the only place state changes ------------------------------------------------------------------
+
+    def _fold(self, event: Event) -> None:
+        if self._apply(event):
+            self.history.append(event)
+
+    def _apply(self, event: Event) -> bool:
+        """Evolve the state by one fact; False (and no change) for facts that change nothing here."""
+        match event:
+            case TaskReady(task_id=task_id, occurred_at=at) if self._is_new_attempt(task_id, event.attempt):
+                lease_s = event.timeout_s + self.config.lease_grace_s
+                self.tasks[task_id].start_attempt(event.attempt, at, at + timedelta(seconds=lease_s))
+            case TaskFinished() if self._accepts(event):
+                self._apply_result(event)
+            case TaskRetryScheduled(task_id=task_id) if self.tasks[task_id].status == "retrying":
+                self.tasks[task_id].retry_due_at = event.due_at
+            case TaskLeaseExpired(task_id=task_id, attempt=attempt) if self.tasks[task_id].is_running(attempt):
+                self.tasks[task_id].expire_lease(event.reason, event.occurred_at, retry=attempt < self.max_attempts)
+            case TaskSkipped(task_id=task_id) if self.tasks[task_id].status not in SETTLED:
+                self.tasks[task_id].skip(event.reason)
+            case RunFinished() if not self.finished:
+                self.outcome = event
+            case _:
+                return False  # the request, duplicates and stale facts
+        return True
+
+    def _apply_result(self, event: TaskFinished) -> None:
+        self.turns += 1
+        self.tokens += event.input_tokens + event.output_tokens
+        progress = self.tasks[event.task_id]
+        if event.status == "ok":
+            progress.succeed(event.result, progress.duration_of(event))
+            return
+        self.tool_errors += 1
+        retry = event.retryable and event.attempt < self.max_attempts
+        progress.fail_attempt(
+            event.error or "the tool failed without a message", progress.duration_of(event), retry=retry
+        )
+
+    def _accepts(self, event: TaskFinished) -> bool:
+        progress = self.tasks.get(event.task_id)
+        if event.run_id != self.run_id or self.finished or progress is None:
+            return False
+        return progress.accepts(event.status, event.attempt)
+
+    def _is_new_attempt(self, task_id: str, attempt: int) -> bool:
+        progress = self.tasks[task_id]
+        return progress.status not in SETTLED and attempt > progress.attempt
+
+    # -- decide: what the state owes, as events -----------------------------------------------------------------
+
+    def _advance(self, now: datetime) -> list[Event]:
+        out: list[Event] = []
+        if self.finished:
+            return out
+        # Results that arrive after the deadline but complete the run still make it a normal finish.
+        if now >= self.deadline_at and not self._all_settled():
+            self._time_out(now, out)
+            return out
+        self._expire_leases(now, out)
+        self._schedule_retries(now, out)
+        self._redispatch_due(now, out)
+        self._skip_dependents_of_failures(now, out)
+        self._dispatch_ready(now, out)
+        if self._all_settled():
+            self._emit(out, finished_event(self, self._envelope(now), timed_out=False))
+        return out
+
+    def _all_settled(self) -> bool:
+        return all(progress.status in SETTLED for progress in self.tasks.values())
+
+    def _emit(self, out: list[Event], event: Event) -> None:
+        self._fold(event)
+        out.append(event)
+
+    def _envelope(self, now: datetime) -> dict[str, Any]:
+        return {"event_id": self.new_id(), "run_id": self.run_id, "occurred_at": now}
+
+    def _in_order(self, *statuses: str) -> list[str]:
+        return [task_id for task_id in self.dag.canonical_order() if self.tasks[task_id].status in statuses]
+
+    def _expire_leases(self, now: datetime, out: list[Event]) -> None:
+        for task_id in self._in_order("running"):
+            progress = self.tasks[task_id]
+            if progress.lease_expires_at is not None and progress.lease_expires_at <= now:
+                attempt = progress.attempt
+                reason = (
+                    f"no result within lease after {attempt} attempts"
+                    if attempt >= self.max_attempts
+                    else f"no result within lease for attempt {attempt}"
+                )
+                self._emit(
+                    out, TaskLeaseExpired(**self._envelope(now), task_id=task_id, attempt=attempt, reason=reason)
+                )
+
+    def _schedule_retries(self, now: datetime, out: list[Event]) -> None:
+        for task_id in self._in_order("retrying"):
+            progress = self.tasks[task_id]
+            if progress.retry_due_at is None:
+                delay = retry_delay_s(self.config, run_id=self.run_id, task_id=task_id, failed_attempt=progress.attempt)
+                retry = TaskRetryScheduled(
+                    **self._envelope(now),
+                    task_id=task_id,
+                    attempt=progress.attempt + 1,
+                    due_at=now + timedelta(seconds=delay),
+                    reason=progress.error or "",
+                )
+                self._emit(out, retry)
+
+    def _redispatch_due(self, now: datetime, out: list[Event]) -> None:
+        due = {
+            task_id: due_at
+            for task_id in self._in_order("retrying")
+            if (due_at := self.tasks[task_id].retry_due_at) is not None and due_at <= now
+        }
+        for task_id in sorted(due, key=due.__getitem__):
+            self._emit(out, self._task_ready(task_id, self.tasks[task_id].attempt + 1, now))
+
+    def _skip_dependents_of_failures(self, now: datetime, out: list[Event]) -> None:
+        for failed in self._in_order("failed"):
+            reason = f"dependency {failed} failed: {self.tasks[failed].error}"
+            for dependent in self.dag.dependents(failed):
+                if self.tasks[dependent].status not in SETTLED:
+                    self._emit(out, TaskSkipped(**self._envelope(now), task_id=dependent, reason=reason))
+
+    def _dispatch_ready(self, now: datetime, out: list[Event]) -> None:
+        # A retrying task keeps its slot: "at most N at once" counts tasks in progress, not messages in flight.
+        busy = sum(progress.status in ("running", "retrying") for progress in self.tasks.values())
+        cap = 1 if self.strategy == "sequential" else (self.policy.max_parallelism or len(self.tasks))
+        ready = [
+            task_id
+            # Sequential runs follow the canonical order; capped parallel runs keep the longest chains moving.
+            for task_id in (self.dag.canonical_order() if self.strategy == "sequential" else self.dag.tallest_first())
+            if self.tasks[task_id].status == "pending"
+            and all(self.tasks[dep].status == "succeeded" for dep in self.dag.deps[task_id])
+        ]
+        for task_id in ready[: max(0, cap - busy)]:
+            self._emit(out, self._task_ready(task_id, 1, now))
+
+    def _task_ready(self, task_id: str, attempt: int, now: datetime) -> TaskReady:
+        task = self.plan.tasks[self.dag.order.index(task_id)]
+        results = {other: progress.result for other, progress in self.tasks.items() if progress.status == "succeeded"}
+        tool, args = tool_and_args(task, results)
+        return TaskReady(
+            **self._envelope(now),
+            task_id=task_id,
+            attempt=attempt,
+            tool=tool,
+            args=args,
+            description=task.description,
+            timeout_s=self.config.timeout_for(tool),
+        )
+
+    def _time_out(self, now: datetime, out: list[Event]) -> None:
+        deadline_s = (self.deadline_at - self.planned_at).total_seconds()
+        for task_id in self._in_order("pending", "running", "retrying"):
+            reason = f"run deadline of {deadline_s:g}s passed"
+            self._emit(out, TaskSkipped(**self._envelope(now), task_id=task_id, reason=reason))
+        self._emit(out, finished_event(self, self._envelope(now), timed_out=True))
