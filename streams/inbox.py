@@ -10,6 +10,7 @@ so the subscriber's ack policy rewinds and the message is tried again.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -37,32 +38,45 @@ class Inbox:
         *,
         expect: tuple[type[Event], ...] = (Event,),
     ) -> Event | None:
-        try:
-            event = decode_event(message.body)
-        except UndecodableEvent as error:
-            await self.dead_letter(message, f"undecodable: {error}")
-            return None
-        if isinstance(event, UnknownEvent):
-            log.warning("%s skips event type %s it does not know (%s)", self._consumer, event.type, _origin(message))
-            return None
-        if not isinstance(event, expect):
-            await self.dead_letter(message, f"unexpected event type {type(event).__name__} on this topic")
+        delivery = await self.decode(message, expect=expect)
+        if delivery is None:
             return None
         try:
-            await on_event(event)
+            await on_event(delivery.event)
         except KafkaError:
             raise
         except Exception as error:  # noqa: BLE001 - the message goes to the DLQ with the reason; nothing is lost
-            log.exception("%s could not process %s", self._consumer, _origin(message))
-            await self.dead_letter(message, f"{type(error).__name__}: {error}")
-        return event
+            await self.reject(delivery, error)
+        return delivery.event
 
-    async def dead_letter(self, message: KafkaMessage, reason: str) -> None:
-        record = message.raw_message
-        log.error("%s dead-letters %s: %s", self._consumer, _origin(message), reason)
+    async def decode(self, message: KafkaMessage, *, expect: tuple[type[Event], ...] = (Event,)) -> Delivery | None:
+        """The message's event, or None when it was dead-lettered or skipped (for handlers that defer the effect)."""
+        return await self._decode(message.raw_message, message.body, expect)
+
+    async def reject(self, delivery: Delivery, error: Exception) -> None:
+        """Processing this event failed: park it in the dead-letter topic with the reason, and carry on."""
+        log.error("%s could not process %s", self._consumer, _origin(delivery.record), exc_info=error)
+        await self.dead_letter(delivery.record, delivery.body, f"{type(error).__name__}: {error}")
+
+    async def _decode(self, record: Any, body: bytes, expect: tuple[type[Event], ...]) -> Delivery | None:
+        try:
+            event = decode_event(body)
+        except UndecodableEvent as error:
+            await self.dead_letter(record, body, f"undecodable: {error}")
+            return None
+        if isinstance(event, UnknownEvent):
+            log.warning("%s skips event type %s it does not know (%s)", self._consumer, event.type, _origin(record))
+            return None
+        if not isinstance(event, expect):
+            await self.dead_letter(record, body, f"unexpected event type {type(event).__name__} on this topic")
+            return None
+        return Delivery(event, record, body)
+
+    async def dead_letter(self, record: Any, body: bytes, reason: str) -> None:
+        log.error("%s dead-letters %s: %s", self._consumer, _origin(record), reason)
         await self._publisher.publish_raw(
             self._dead_letter_topic,
-            message.body,
+            body,
             key=getattr(record, "key", None),
             headers={
                 "reason": reason[:2000],
@@ -74,6 +88,18 @@ class Inbox:
         )
 
 
-def _origin(message: KafkaMessage) -> str:
-    record = message.raw_message
+@dataclass(frozen=True)
+class Delivery:
+    """A decoded event with the Kafka record it came in."""
+
+    event: Any
+    record: Any
+    body: bytes
+
+    @property
+    def partition(self) -> int:
+        return self.record.partition
+
+
+def _origin(record: Any) -> str:
     return f"{getattr(record, 'topic', '?')}[{getattr(record, 'partition', '?')}]@{getattr(record, 'offset', '?')}"

@@ -13,7 +13,7 @@ class KafkaSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     topic_prefix: str = "genesis"
     replication_factor: int = 1
     request_timeout_ms: int = 30_000
-    linger_ms: int = 5
+    linger_ms: int = 0
 
 
 def load_kafka_settings() -> KafkaSettings:

@@ -20,6 +20,7 @@ app = typer.Typer()
 def demo(
     executors: int = typer.Option(3, "--executors", "-e", min=1, help="Executor processes to start."),
     workload: Path = typer.Option(DEFAULT_WORKLOAD, "--workload", help="Workload YAML (see configs/demo/)."),
+    in_flight: int = typer.Option(4, "--in-flight", min=1, help="Runs submitted and not yet finished, at most."),
     timeout_s: float = typer.Option(300.0, "--timeout", help="Give up on a run after this long."),
     keep_running: bool = typer.Option(False, "--keep-running", help="Leave the services up afterwards."),
 ) -> None:
@@ -34,7 +35,7 @@ def demo(
         stack.up(executors)
     console.print(f"system up: Kafka at {stack.bootstrap}, planner, {executors} executors")
     try:
-        result = asyncio.run(run_workload(jobs, timeout_s=timeout_s))
+        result = asyncio.run(run_workload(jobs, in_flight=in_flight, timeout_s=timeout_s))
         summary = print_report(console, result)
     finally:
         if not (already_up or keep_running):

@@ -24,24 +24,26 @@ class WorkloadResult:
     wall_s: float
 
 
-async def run_workload(jobs: list[DemoJob], *, timeout_s: float) -> WorkloadResult:
+async def run_workload(jobs: list[DemoJob], *, in_flight: int, timeout_s: float) -> WorkloadResult:
+    """Keeps ``in_flight`` runs going at a time (a closed-loop load, as users submitting and waiting would)."""
     started = time.perf_counter()
+    slots = asyncio.Semaphore(in_flight)
     columns = (TextColumn("[bold]runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"))
     async with GenesisClient.connect() as client:
         with Progress(*columns) as progress:
             bar = progress.add_task("", total=len(jobs))
-            run_ids = [
-                await client.submit(plan_text=job.plan, expected_answer=job.expected_answer, labels={"job": job.name, "shape": job.shape})
-                for job in jobs
-            ]
 
-            async def settle(job: DemoJob, run_id: str) -> JobOutcome:
-                try:
-                    outcome = await client.wait(run_id, timeout_s=timeout_s)
-                except TimeoutError:
-                    outcome = None
+            async def run(job: DemoJob) -> JobOutcome:
+                async with slots:
+                    run_id = await client.submit(
+                        plan_text=job.plan, expected_answer=job.expected_answer, labels={"job": job.name, "shape": job.shape}
+                    )
+                    try:
+                        outcome = await client.wait(run_id, timeout_s=timeout_s)
+                    except TimeoutError:
+                        outcome = None
                 progress.update(bar, advance=1, description=job.name)
                 return JobOutcome(job, outcome)
 
-            outcomes = await asyncio.gather(*(settle(job, run_id) for job, run_id in zip(jobs, run_ids, strict=True)))
+            outcomes = await asyncio.gather(*(run(job) for job in jobs))
     return WorkloadResult(outcomes=list(outcomes), wall_s=time.perf_counter() - started)

@@ -55,6 +55,8 @@ class Executor:
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._offsets = InFlightOffsets()
         self._commit_lock = asyncio.Lock()
+        # Commit points waiting for the next commit: many finishing tasks share one round trip.
+        self._to_commit: dict[TopicPartition, int] = {}
         self._running: set[asyncio.Task[None]] = set()
         self.completed = 0
         broker.subscriber(
@@ -79,6 +81,7 @@ class Executor:
     async def _forget(self, revoked: set[TopicPartition]) -> None:
         for partition in revoked:
             self._offsets.forget(partition)
+            self._to_commit.pop(partition, None)
 
     async def drain(self) -> None:
         """Let the tasks in flight finish and publish, up to the drain timeout."""
@@ -96,18 +99,20 @@ class Executor:
         finally:
             self._slots.release()
         self.completed += 1
+        self._to_commit[partition] = self._offsets.finished(partition, offset)
+        if self._commit_lock.locked():
+            return  # the commit in progress is followed by one that includes this offset
         async with self._commit_lock:
-            commit_to = self._offsets.finished(partition, offset)
-            try:
-                await message.consumer.commit({partition: commit_to})
-            except KafkaError as error:
-                # The partition moved to another executor; it will redeliver what we had not committed.
-                log.warning("%s could not commit %s at %d: %s", self._name, partition, commit_to, error)
-                self._offsets.forget(partition)
+            while self._to_commit:
+                points, self._to_commit = self._to_commit, {}
+                try:
+                    await message.consumer.commit(points)
+                except KafkaError as error:
+                    # A partition moved to another executor; it redelivers what we had not committed.
+                    log.warning("%s could not commit %s: %s", self._name, points, error)
 
     async def _run(self, task: TaskReady) -> None:
         turn, finished = await perform(
             task, self._registry, executor=self._name, now=self._now, max_text_bytes=self._settings.max_text_bytes
         )
-        await self._publisher.publish(turn)
-        await self._publisher.publish(finished)
+        await self._publisher.publish_all([turn, finished])

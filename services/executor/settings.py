@@ -10,7 +10,7 @@ from configs.settings import load_section
 class ExecutorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     group_id: str = "genesis-executors"
     # Tasks in flight per executor process; tools are I/O-bound, so this can be well above the core count.
-    concurrency: int = 32
+    concurrency: int = 64
     # Arguments and outputs longer than this are clipped in TurnRecorded (sizes stay exact).
     max_text_bytes: int = 4096
     # On shutdown, tasks in flight get this long to finish and publish before the process exits.

@@ -12,6 +12,7 @@ from services.llm.settings import load_llm_settings
 from services.planner.app import Planner
 from services.planner.intake import Intake, read_prompt_template
 from services.planner.settings import load_planner_settings
+from services.planner.synthesis import AnswerSynthesis
 from services.runtime.service import ServiceContext
 
 
@@ -35,7 +36,7 @@ def build(name: str) -> FastStream:
         bootstrap=context.bootstrap,
         settings=settings,
         intake=intake,
-        synthesizer=chat,
+        synthesis=AnswerSynthesis(chat, enabled=settings.synthesize_answer),
         name=context.instance,
         now=utc_now,
         new_id=new_event_id,
@@ -44,7 +45,7 @@ def build(name: str) -> FastStream:
     context.heartbeat.report(lambda: {"runs": len(planner.runs), "policy_version": planner.policy.version})
     app = FastStream(context.broker)
     app.on_startup(context.ensure_topics)
-    app.after_startup(planner.start_ticking)
-    app.on_shutdown(planner.stop_ticking)
+    app.after_startup(planner.start)
+    app.on_shutdown(planner.stop)
     app.on_shutdown(context.heartbeat.stop)
     return app
