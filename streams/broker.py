@@ -8,6 +8,7 @@ because the inbox sends them to the dead-letter topic first).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from faststream import AckPolicy
@@ -25,7 +26,9 @@ def make_broker(settings: KafkaSettings, bootstrap_servers: str, *, client_id: s
         enable_idempotence=True,
         linger_ms=settings.linger_ms,
         request_timeout_ms=settings.request_timeout_ms,
-        logger=None,
+        # Per-message lines at DEBUG; handler errors are still logged at ERROR.
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,
     )
 
 

@@ -138,6 +138,7 @@ class Planner:
         emitted = state.on_task_finished(event, self._now())
         if len(state.history) > before:
             self._pending.record(state, emitted)
+            self._wake.set()  # a retry may now be due before anything the ticker waits for
 
     async def _start_run(self, request: RunRequested, partition: int) -> None:
         if self.runs.known(request.run_id):

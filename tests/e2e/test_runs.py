@@ -1,0 +1,120 @@
+"""End to end on a real broker: plans run as parallel DAGs through the planner and executors."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from faststream.kafka.annotations import KafkaMessage
+
+from schemas import RunFinished, RunRejected, decode_event
+from streams.broker import consumer_options, make_broker
+from streams.catalogue import RUNS_FINISHED, Catalogue
+from streams.settings import KafkaSettings
+from tests.e2e.system import running_system
+
+pytestmark = pytest.mark.kafka
+WAIT_S = 60
+
+FAN_OUT = "\n".join(
+    [f"Task {n}: sleep(seconds=1) | Dependencies: none" for n in range(1, 7)]
+    + ['Task 7: calculator(expression="$1 + $2 + $3 + $4 + $5 + $6") | Dependencies: Task 1, Task 2, Task 3, Task 4, Task 5, Task 6']
+)
+
+
+async def test_fan_out_finishes_in_about_its_critical_path_when_tasks_are_independent(
+    kafka_bootstrap: str, catalogue: Catalogue
+) -> None:
+    async with running_system(kafka_bootstrap, catalogue) as (_, client):
+        outcome = await client.run(plan_text=FAN_OUT, timeout_s=WAIT_S)
+    assert isinstance(outcome, RunFinished) and outcome.status == "succeeded"
+    assert outcome.answer == 6
+    metrics = outcome.metrics
+    assert metrics.sequential_s >= 6.0  # six one-second sleeps, one after another
+    assert metrics.critical_path_s == pytest.approx(1.0, abs=0.2)
+    assert metrics.makespan_s < metrics.critical_path_s + 1.0  # about the critical path, not the sum
+    assert metrics.speedup > 3.0
+
+
+async def test_run_fails_with_reason_and_skips_dependents_when_a_tool_keeps_failing(
+    kafka_bootstrap: str, catalogue: Catalogue
+) -> None:
+    plan = (
+        "Task 1: always_fails(reason=\"the quote service is down\") | Dependencies: none\n"
+        "Task 2: calculator(expression=\"1 + 1\") | Dependencies: none\n"
+        "Task 3: calculator(expression=\"$1 * 2\") | Dependencies: Task 1\n"
+        "Task 4: calculator(expression=\"$3 + $2\") | Dependencies: Task 2, Task 3\n"
+    )
+    async with running_system(kafka_bootstrap, catalogue) as (_, client):
+        outcome = await client.run(plan_text=plan, timeout_s=WAIT_S)
+    assert isinstance(outcome, RunFinished)
+    assert outcome.status == "failed"
+    assert "the quote service is down" in (outcome.reason or "")
+    assert outcome.metrics.attempts >= 3 + 1  # three attempts of task 1, one of task 2
+    assert outcome.metrics.tool_errors == 3
+    assert set(outcome.skipped) == {"3", "4"}
+    assert "1" in outcome.skipped["3"]
+    assert outcome.observations == {"2": 2}
+
+
+async def test_retry_succeeds_when_a_failure_is_transient(kafka_bootstrap: str, catalogue: Catalogue) -> None:
+    plan = 'Task 1: fails_first(key="quote") | Dependencies: none\nTask 2: sleep(seconds=0) | Dependencies: Task 1\n'
+    async with running_system(kafka_bootstrap, catalogue) as (_, client):
+        outcome = await client.run(plan_text=plan, timeout_s=WAIT_S)
+    assert isinstance(outcome, RunFinished) and outcome.status == "succeeded"
+    assert outcome.observations["1"] == "quote after 2 calls"
+    assert outcome.metrics.tool_errors == 1
+
+
+async def test_plan_with_cycle_is_rejected_naming_the_cycle(kafka_bootstrap: str, catalogue: Catalogue) -> None:
+    plan = (
+        "Task 1: sleep(seconds=0) | Dependencies: Task 3\n"
+        "Task 2: sleep(seconds=0) | Dependencies: Task 1\n"
+        "Task 3: sleep(seconds=0) | Dependencies: Task 2\n"
+    )
+    async with running_system(kafka_bootstrap, catalogue) as (_, client):
+        outcome = await client.run(plan_text=plan, timeout_s=WAIT_S)
+    assert isinstance(outcome, RunRejected)
+    assert "cycle" in outcome.reason
+    assert all(task in outcome.reason for task in ("1", "2", "3"))
+
+
+async def test_results_reach_a_subscribing_consumer_when_runs_finish(kafka_bootstrap: str, catalogue: Catalogue) -> None:
+    received: asyncio.Queue[RunFinished] = asyncio.Queue()
+    consumer = make_broker(KafkaSettings(), kafka_bootstrap, client_id="downstream")
+
+    @consumer.subscriber(catalogue.name(RUNS_FINISHED), **consumer_options(f"downstream-{uuid.uuid4().hex[:6]}"))
+    async def on_run_finished(body: bytes, message: KafkaMessage) -> None:
+        await received.put(decode_event(body))
+
+    async with running_system(kafka_bootstrap, catalogue) as (_, client), consumer:
+        await consumer.start()
+        run_ids = {await client.submit(plan_text=f'Task 1: calculator(expression="{n} * 3") | Dependencies: none') for n in range(3)}
+        seen = {}
+        async with asyncio.timeout(WAIT_S):
+            while set(seen) != run_ids:
+                outcome = await received.get()
+                seen[outcome.run_id] = outcome
+    assert sorted(outcome.answer for outcome in seen.values()) == [0, 3, 6]
+
+
+async def test_run_completes_when_the_planner_restarts_mid_run(kafka_bootstrap: str, catalogue: Catalogue) -> None:
+    plan = (
+        "Task 1: sleep(seconds=0.5) | Dependencies: none\n"
+        "Task 2: sleep(seconds=2) | Dependencies: Task 1\n"
+        "Task 3: calculator(expression=\"$1 + $2\") | Dependencies: Task 1, Task 2\n"
+    )
+    async with running_system(kafka_bootstrap, catalogue) as (system, client):
+        run_id = await client.submit(plan_text=plan)
+        planner = system.planner
+        assert planner is not None
+        async with asyncio.timeout(WAIT_S):
+            while run_id not in planner.runs or planner.runs.get(run_id).tasks["2"].status != "running":
+                await asyncio.sleep(0.05)
+        await system.stop_planner()  # task 2 is running: its result arrives while no planner is up
+        restarted = await system.start_planner()
+        outcome = await client.wait(run_id, timeout_s=WAIT_S)
+    assert isinstance(outcome, RunFinished) and outcome.status == "succeeded"
+    assert outcome.answer == 2.5
+    assert restarted.runs.known(run_id)
