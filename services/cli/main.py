@@ -6,6 +6,7 @@ import typer
 
 from configs.settings import ConfigError
 from services.cli import demo_cli, kafka_cli, plan_cli, stack_cli, submit_cli
+from services.curator import cli as curator_cli
 from services.cli.console import fail
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(kafka_cli.app, name="kafka")
 app.add_typer(plan_cli.app, name="plan")
+app.add_typer(curator_cli.app, name="data")
 for commands in (demo_cli.app, submit_cli.app, stack_cli.app):
     app.registered_commands += commands.registered_commands
 

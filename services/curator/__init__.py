@@ -1,0 +1,1 @@
+"""Training-data hygiene: PII scrubbing, synthetic labelled data, audit and difficulty rebalancing."""

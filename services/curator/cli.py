@@ -1,0 +1,242 @@
+"""genesis data: scrub PII, generate labelled data, audit, rebalance difficulty, evaluate detectors."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from services.cli.console import console, errors, fail, print_json
+from services.curator import presidio
+from services.curator.bootstrap import build_detector, build_scrubber, build_scrubber_with_names
+from services.curator.core.audit import Auditor, render_markdown
+from services.curator.core.compose import Composer
+from services.curator.core.evaluate import Scores, evaluate as score_detectors
+from services.curator.core.generator import AGENTS, generate_records
+from services.curator.core.rebalance import RebalanceError, parse_target, rebalance as rebalance_records
+from services.curator.core.records import DIFFICULTIES
+from services.curator.core.seed_baseline import seed_detect
+from services.curator.core.spans import CORE_TYPES
+from services.curator.evolve_llm import LlmHardExampleMaker
+from services.curator.jsonl import InputError, Rejected, read_records, write_jsonl
+from services.curator.scrub_files import scrub_paths
+from services.curator.settings import load_curator_settings
+from services.llm.chat import ChatClient
+from services.llm.settings import load_llm_settings
+
+app = typer.Typer(help="Training-data hygiene: PII scrubbing, labelled synthetic data, audit, rebalancing.",
+                  no_args_is_help=True)
+
+
+@app.command()
+def scrub(
+    source: Path = typer.Argument(..., help="A .jsonl file, or a folder whose .jsonl files are all scrubbed."),
+    target: Path = typer.Argument(..., help="Output file, or output folder mirroring the input folder."),
+    rejects: Path | None = typer.Option(None, help="Where malformed lines go [default: TARGET.rejects.jsonl]."),
+    field: list[str] | None = typer.Option(None, help="String field to scrub, e.g. metadata.notes (repeatable; "
+                                                      "default: the curator.fields setting, messages[].content)."),
+    workers: int | None = typer.Option(None, min=0, help="Worker processes for large inputs; 0 = all cores."),
+    names_addresses: bool = typer.Option(False, help="Also replace names and locations (needs Presidio)."),
+) -> None:
+    """Replace e-mails, phones, SSNs, cards, IBANs and IPs with [EMAIL], [PHONE], ... placeholders."""
+    overrides = {"fields": tuple(field) if field else None, "workers": workers}
+    settings = msgspec.structs.replace(load_curator_settings(), **{k: v for k, v in overrides.items() if v is not None})
+    if names_addresses and (reason := presidio.unavailable_reason()):
+        fail(f"--names-addresses needs Presidio: {reason}", code=2)
+    try:
+        build_scrubber(settings)  # bad field paths or phone regions fail here, before any output is written
+    except ValueError as error:
+        fail(f"curator settings: {error}", code=2)
+    make_scrubber = build_scrubber_with_names if names_addresses else build_scrubber
+    columns = ("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeRemainingColumn())
+    started = time.perf_counter()
+    try:
+        with Progress(*columns, console=errors, transient=True) as progress:
+            task = progress.add_task("scrubbing", total=None)
+            summary = scrub_paths(source, target, settings, make_scrubber, rejects,
+                                  progress=lambda done, total: progress.update(task, advance=done, total=total))
+    except InputError as error:
+        fail(str(error), code=2)
+    except OSError as error:
+        fail(f"{error.filename}: {error.strerror}")
+    elapsed = time.perf_counter() - started
+    for line in summary.first_rejects:
+        errors.print(f"[yellow]rejected[/] {line}", highlight=False)
+    if summary.rejected > len(summary.first_rejects):
+        errors.print(f"... and {summary.rejected - len(summary.first_rejects)} more", highlight=False)
+    table = Table(title=f"scrubbed {summary.files} file(s) into {target}")
+    table.add_column("replaced")
+    table.add_column("values", justify="right")
+    for kind, count in sorted(summary.replaced.items()):
+        table.add_row(kind.value, str(count))
+    table.add_row("total", str(sum(summary.replaced.values())), style="bold")
+    console.print(table)
+    console.print(f"{summary.lines} lines: {summary.records} records written, {summary.rejected} rejected, "
+                  f"{summary.blank} blank; {summary.size / 1e6:.1f} MB in {elapsed:.1f} s with {summary.workers} process(es)")
+    if summary.rejects_path:
+        console.print(f"malformed lines with file and line number: {summary.rejects_path}")
+
+
+@app.command()
+def generate(
+    target: Path = typer.Argument(..., help="A .jsonl file, or a folder for one <agent>_agent_examples.jsonl each."),
+    count: int = typer.Option(5000, min=1, help="Records to generate."),
+    seed: int = typer.Option(0, help="Same seed, same records."),
+    agents: str = typer.Option(",".join(AGENTS), help="Comma-separated agents."),
+) -> None:
+    """Synthetic chat data with PII in many formats, look-alikes and labelled spans (58% easy, 42% medium)."""
+    chosen = tuple(a.strip() for a in agents.split(",") if a.strip())
+    if unknown := sorted(set(chosen) - set(AGENTS)):
+        fail(f"unknown agent(s) {', '.join(unknown)}; choose from {', '.join(AGENTS)}", code=2)
+    records = generate_records(count, seed, chosen)
+    if target.suffix == ".jsonl":
+        write_jsonl(target, records)
+        console.print(f"wrote {count} records to {target}")
+        return
+    by_agent: dict[str, list[dict[str, Any]]] = {agent: [] for agent in chosen}
+    for record in records:
+        by_agent[record["agent"]].append(record)
+    for agent, agent_records in by_agent.items():
+        write_jsonl(target / f"{agent}_agent_examples.jsonl", agent_records)
+    console.print(f"wrote {count} records to {target}/<agent>_agent_examples.jsonl")
+
+
+@app.command()
+def audit(
+    source: Path = typer.Argument(..., help="A .jsonl file or a folder of them."),
+    as_json: bool = typer.Option(False, "--json", help="Print the audit as JSON instead of tables."),
+    report: Path = typer.Option(Path("reports/training_quality_audit_v2.md"), help="Markdown report to write."),
+) -> None:
+    """PII left per type, difficulty distribution and duplicates; writes the markdown audit report."""
+    auditor = Auditor(build_detector(load_curator_settings()).detect)
+    malformed: list[str] = []
+    for item in _records(source):
+        if isinstance(item, Rejected):
+            auditor.add_malformed()
+            malformed.append(item.describe())
+        else:
+            auditor.add(item)
+    result = auditor.result
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(render_markdown(result, str(source), stamp, malformed))
+    if as_json:
+        print_json({**result.to_builtins(), "report": str(report)})
+        return
+    for line in malformed:
+        errors.print(f"[yellow]malformed[/] {line}", highlight=False)
+    checks = Table(title=f"audit of {source}: {result.records} records")
+    for column in ("check", "result", "measured"):
+        checks.add_column(column)
+    for name, ok, measured in result.checks():
+        checks.add_row(name, "[green]pass[/]" if ok else "[red]fail[/]", measured)
+    console.print(checks)
+    console.print("PII: " + ", ".join(f"{k.value} {result.pii[k]}" for k in CORE_TYPES))
+    console.print(f"report: {report}")
+
+
+@app.command()
+def rebalance(
+    source: Path = typer.Argument(..., help="A .jsonl file or a folder of them."),
+    target: Path = typer.Argument(..., help="Output .jsonl file."),
+    mix: str = typer.Option("easy=0.30,medium=0.45,hard=0.25", "--target", help="Difficulty shares, summing to 1."),
+    seed: int = typer.Option(0, help="Same seed and input, same output (without an LLM)."),
+    use_llm: bool = typer.Option(True, "--llm/--no-llm", help="Evolve hard examples with the configured llm."),
+    as_json: bool = typer.Option(False, "--json", help="Print the before/after report as JSON."),
+) -> None:
+    """Stratified down-sampling plus new hard examples until the mix is within 1 point of the target."""
+    try:
+        shares = parse_target(mix)
+    except ValueError as error:
+        fail(f"--target: {error}", code=2)
+    records = []
+    for item in _records(source):
+        if isinstance(item, Rejected):
+            fail(f"{item.describe()} (fix or scrub the input first; scrub writes a rejects file)", code=2)
+        records.append(item)
+    llm = load_llm_settings()
+    maker = LlmHardExampleMaker(ChatClient(llm)) if use_llm and llm.enabled else Composer()
+    try:
+        result = rebalance_records(records, shares, seed, maker)
+    except RebalanceError as error:
+        fail(str(error))
+    write_jsonl(target, result.records)
+    total_before, total_after = sum(result.before.values()), len(result.records)
+    report = {
+        "input": len(records), "duplicates_dropped": result.duplicates_dropped, "estimated": result.estimated,
+        "created": result.created, "output": total_after,
+        "before": {d: result.before[d] for d in DIFFICULTIES}, "after": {d: result.after[d] for d in DIFFICULTIES},
+        "target": shares, "maker": "llm" if isinstance(maker, LlmHardExampleMaker) else "compose",
+    }
+    if as_json:
+        print_json(report)
+        return
+    table = Table(title=f"rebalanced {source} -> {target} (seed {seed}, new hard examples by {report['maker']})")
+    for column in ("difficulty", "before", "share", "after", "share", "target"):
+        table.add_column(column, justify="right")
+    for d in DIFFICULTIES:
+        table.add_row(d, str(result.before[d]), _share(result.before[d], total_before),
+                      str(result.after[d]), _share(result.after[d], total_after), f"{shares[d]:.0%}")
+    console.print(table)
+    console.print(f"{len(records)} records read, {result.duplicates_dropped} duplicates dropped, "
+                  f"{result.estimated} difficulties estimated, {result.created} hard examples created")
+
+
+@app.command()
+def evaluate(
+    labelled: Path | None = typer.Option(None, help="Labelled .jsonl (with pii_spans); default: generate one."),
+    count: int = typer.Option(5000, min=1, help="Records to generate when no file is given."),
+    seed: int = typer.Option(1, help="Generator seed when no file is given."),
+    as_json: bool = typer.Option(False, "--json", help="Print precision and recall as JSON."),
+) -> None:
+    """Precision and recall per PII type: ours vs the seed's regexes (vs Presidio when installed)."""
+    records = list(generate_records(count, seed)) if labelled is None else [
+        r for r in _records(labelled) if not isinstance(r, Rejected)]
+    detectors = {"ours": build_detector(load_curator_settings()).detect, "seed regexes": seed_detect}
+    if presidio.unavailable_reason() is None:
+        detectors["presidio"] = presidio.PresidioDetector(presidio.CORE_ENTITIES).detect
+    results = score_detectors(records, detectors)
+    if as_json:
+        print_json({name: {k.value: {"precision": s.precision, "recall": s.recall, "labelled": s.labelled,
+                                     "detected": s.detected} for k, s in scores.items()}
+                    for name, scores in results.items()})
+        return
+    console.print(_score_table(results, f"{len(records)} labelled records"))
+    if "presidio" not in detectors:
+        console.print(f"Presidio not compared: {presidio.unavailable_reason()}")
+
+
+def _score_table(results: dict[str, Scores], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("type")
+    table.add_column("labelled", justify="right")
+    for name in results:
+        table.add_column(f"{name} P", justify="right")
+        table.add_column(f"{name} R", justify="right")
+    for kind in CORE_TYPES:
+        row = [kind.value, str(next(iter(results.values()))[kind].labelled)]
+        for scores in results.values():
+            # Precision of a detector that found nothing is undefined, not perfect.
+            precision = f"{scores[kind].precision:.3f}" if scores[kind].detected else "-"
+            row += [precision, f"{scores[kind].recall:.3f}"]
+        table.add_row(*row)
+    return table
+
+
+def _records(source: Path):
+    try:
+        yield from read_records(source)
+    except InputError as error:
+        fail(str(error), code=2)
+
+
+def _share(count: int, total: int) -> str:
+    return f"{count / total:.1%}" if total else "-"
+
