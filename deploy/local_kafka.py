@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import shutil
 import socket
 import subprocess
@@ -141,15 +140,23 @@ class LocalKafka:
         libs.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(
             [
-                maven, "-q", "-B", "-f", str(KAFKA_DEPLOY_DIR / "pom.xml"),
+                maven,
+                "-q",
+                "-B",
+                "-f",
+                str(KAFKA_DEPLOY_DIR / "pom.xml"),
                 f"-Dkafka.version={self.settings.version}",
-                "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={libs}",
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={libs}",
             ],
             capture_output=True,
             text=True,
         )
         if result.returncode != 0:
-            raise LocalKafkaError(f"mvn could not resolve the Kafka {self.settings.version} jars:\n{result.stdout}{result.stderr}")
+            raise LocalKafkaError(
+                f"mvn could not resolve the Kafka {self.settings.version} jars:\n{result.stdout}{result.stderr}"
+            )
         marker.touch()
         return libs
 
@@ -157,7 +164,9 @@ class LocalKafka:
         self._data.mkdir(parents=True, exist_ok=True)
         log_dir = self._data / "k1"
         template = (KAFKA_DEPLOY_DIR / "server.properties.template").read_text()
-        rendered = template.format(port=self.settings.port, controller_port=self.settings.controller_port, log_dir=log_dir)
+        rendered = template.format(
+            port=self.settings.port, controller_port=self.settings.controller_port, log_dir=log_dir
+        )
         properties = self._data / "server.properties"
         if properties.exists() and properties.read_text() != rendered:
             # The controller's endpoint is written into the formatted storage: new ports need fresh storage.
@@ -169,13 +178,26 @@ class LocalKafka:
         if (self._data / "k1" / "meta.properties").exists():
             return
         result = subprocess.run(
-            [java, "-cp", f"{libs}/*", f"-Dlog4j2.configurationFile={KAFKA_DEPLOY_DIR / 'log4j2.properties'}",
-             "kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(properties), "--standalone"],
+            [
+                java,
+                "-cp",
+                f"{libs}/*",
+                f"-Dlog4j2.configurationFile={KAFKA_DEPLOY_DIR / 'log4j2.properties'}",
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                new_cluster_id(),
+                "-c",
+                str(properties),
+                "--standalone",
+            ],
             capture_output=True,
             text=True,
         )
         if result.returncode != 0:
-            raise LocalKafkaError(f"formatting KRaft storage in {self._data / 'k1'} failed:\n{result.stdout}{result.stderr}")
+            raise LocalKafkaError(
+                f"formatting KRaft storage in {self._data / 'k1'} failed:\n{result.stdout}{result.stderr}"
+            )
 
     def _running_pid(self) -> int | None:
         try:
@@ -219,7 +241,7 @@ async def _answers_metadata(bootstrap_servers: str) -> bool:
         await admin.start()
         cluster = await admin.describe_cluster()
         return bool(cluster.get("brokers"))
-    except (KafkaError, OSError, asyncio.TimeoutError):
+    except (TimeoutError, KafkaError, OSError):
         return False
     finally:
         await admin.close()

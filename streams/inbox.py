@@ -10,8 +10,8 @@ so the subscriber's ack policy rewinds and the message is tried again.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -45,7 +45,7 @@ class Inbox:
             await on_event(delivery.event)
         except KafkaError:
             raise
-        except Exception as error:  # noqa: BLE001 - the message goes to the DLQ with the reason; nothing is lost
+        except Exception as error:
             await self.reject(delivery, error)
         return delivery.event
 

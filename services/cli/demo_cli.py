@@ -30,7 +30,7 @@ def demo(
     except WorkloadError as error:
         fail(str(error), code=2)
     stack = Stack()
-    already_up = any(stack.supervisor.state(name).alive for name in stack.supervisor.names())
+    already_up = stack.any_running()
     with console.status("starting Kafka, the planner and the executors"):
         stack.up(executors)
     console.print(f"system up: Kafka at {stack.bootstrap}, planner, {executors} executors")

@@ -33,7 +33,9 @@ def up() -> None:
             console.print(f"Using the configured cluster at {address}; nothing to start")
     except LocalKafkaError as error:
         fail(str(error))
-    created = asyncio.run(ensure_topics(address, Catalogue(kafka.topic_prefix), replication_factor=kafka.replication_factor))
+    created = asyncio.run(
+        ensure_topics(address, Catalogue(kafka.topic_prefix), replication_factor=kafka.replication_factor)
+    )
     console.print(f"ready in {time.monotonic() - started:.1f} s; topics created: {len(created)}")
 
 
@@ -53,7 +55,9 @@ def status() -> None:
         return
     state = LocalKafka(load_local_kafka_settings()).status()
     if state.running:
-        console.print(f"running: Kafka {state.version} on {state.bootstrap_servers}, pid {state.pid}, data {state.data_dir}")
+        console.print(
+            f"running: Kafka {state.version} on {state.bootstrap_servers}, pid {state.pid}, data {state.data_dir}"
+        )
     else:
         console.print(f"not running (data {state.data_dir}); start it with: genesis kafka up")
         raise typer.Exit(3)

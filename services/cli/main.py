@@ -6,8 +6,8 @@ import typer
 
 from configs.settings import ConfigError
 from services.cli import demo_cli, kafka_cli, plan_cli, stack_cli, submit_cli
-from services.curator import cli as curator_cli
 from services.cli.console import fail
+from services.curator import cli as curator_cli
 
 app = typer.Typer(
     help="Genesis GAP: agent plans as parallel DAGs over Kafka, traced in DuckDB, improved with Agent Lightning.",

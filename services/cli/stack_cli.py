@@ -101,6 +101,10 @@ class Stack:
         except ServiceFailedToStart as error:
             fail(str(error))
 
+    def any_running(self) -> bool:
+        """Whether services are up already (then whoever started them stops them, not us)."""
+        return any(self.supervisor.state(name).alive for name in self.supervisor.names())
+
     def down(self) -> None:
         for name in self.supervisor.names():
             self.supervisor.stop(name)

@@ -39,7 +39,7 @@ def submit(
         fail(f"no outcome within {timeout_s:.0f} s (is the planner running? genesis status)")
 
 
-async def _submit(plan_text, query, wait, as_json, expected, deadline_s, timeout_s) -> None:  # noqa: ANN001
+async def _submit(plan_text, query, wait, as_json, expected, deadline_s, timeout_s) -> None:
     async with GenesisClient.connect() as client:
         run_id = await client.submit(plan_text=plan_text, query=query, expected_answer=expected, deadline_s=deadline_s)
         if not wait:

@@ -19,7 +19,16 @@ import msgspec
 from aiokafka import AIOKafkaConsumer
 
 from deploy.local_kafka import load_local_kafka_settings
-from schemas import Plan, RunFinished, RunRejected, RunRequested, UndecodableEvent, UnknownEvent, decode_event, new_event_id
+from schemas import (
+    Plan,
+    RunFinished,
+    RunRejected,
+    RunRequested,
+    UndecodableEvent,
+    UnknownEvent,
+    decode_event,
+    new_event_id,
+)
 from schemas.events import Strategy
 from streams.broker import make_broker
 from streams.catalogue import RUNS_FINISHED, Catalogue
@@ -32,7 +41,9 @@ RunOutcome = RunFinished | RunRejected
 
 
 class GenesisClient:
-    def __init__(self, bootstrap: str, catalogue: Catalogue, settings: KafkaSettings, *, client_id: str = "genesis-client") -> None:
+    def __init__(
+        self, bootstrap: str, catalogue: Catalogue, settings: KafkaSettings, *, client_id: str = "genesis-client"
+    ) -> None:
         self._broker = make_broker(settings, bootstrap, client_id=client_id)
         self._publisher = EventPublisher(self._broker, catalogue, source=client_id)
         self._results_topic = catalogue.name(RUNS_FINISHED)

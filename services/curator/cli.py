@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,11 @@ from services.curator import presidio
 from services.curator.bootstrap import build_detector, build_scrubber, build_scrubber_with_names
 from services.curator.core.audit import Auditor, render_markdown
 from services.curator.core.compose import Composer
-from services.curator.core.evaluate import Scores, evaluate as score_detectors
+from services.curator.core.evaluate import Scores
+from services.curator.core.evaluate import evaluate as score_detectors
 from services.curator.core.generator import AGENTS, generate_records
-from services.curator.core.rebalance import RebalanceError, parse_target, rebalance as rebalance_records
+from services.curator.core.rebalance import RebalanceError, parse_target
+from services.curator.core.rebalance import rebalance as rebalance_records
 from services.curator.core.records import DIFFICULTIES
 from services.curator.core.seed_baseline import seed_detect
 from services.curator.core.spans import CORE_TYPES
@@ -30,8 +32,9 @@ from services.curator.settings import load_curator_settings
 from services.llm.chat import ChatClient
 from services.llm.settings import load_llm_settings
 
-app = typer.Typer(help="Training-data hygiene: PII scrubbing, labelled synthetic data, audit, rebalancing.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Training-data hygiene: PII scrubbing, labelled synthetic data, audit, rebalancing.", no_args_is_help=True
+)
 
 
 @app.command()
@@ -39,8 +42,11 @@ def scrub(
     source: Path = typer.Argument(..., help="A .jsonl file, or a folder whose .jsonl files are all scrubbed."),
     target: Path = typer.Argument(..., help="Output file, or output folder mirroring the input folder."),
     rejects: Path | None = typer.Option(None, help="Where malformed lines go [default: TARGET.rejects.jsonl]."),
-    field: list[str] | None = typer.Option(None, help="String field to scrub, e.g. metadata.notes (repeatable; "
-                                                      "default: the curator.fields setting, messages[].content)."),
+    field: list[str] | None = typer.Option(
+        None,
+        help="String field to scrub, e.g. metadata.notes (repeatable; "
+        "default: the curator.fields setting, messages[].content).",
+    ),
     workers: int | None = typer.Option(None, min=0, help="Worker processes for large inputs; 0 = all cores."),
     names_addresses: bool = typer.Option(False, help="Also replace names and locations (needs Presidio)."),
 ) -> None:
@@ -54,14 +60,25 @@ def scrub(
     except ValueError as error:
         fail(f"curator settings: {error}", code=2)
     make_scrubber = build_scrubber_with_names if names_addresses else build_scrubber
-    columns = ("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-               TimeRemainingColumn())
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
     started = time.perf_counter()
     try:
         with Progress(*columns, console=errors, transient=True) as progress:
             task = progress.add_task("scrubbing", total=None)
-            summary = scrub_paths(source, target, settings, make_scrubber, rejects,
-                                  progress=lambda done, total: progress.update(task, advance=done, total=total))
+            summary = scrub_paths(
+                source,
+                target,
+                settings,
+                make_scrubber,
+                rejects,
+                progress=lambda done, total: progress.update(task, advance=done, total=total),
+            )
     except InputError as error:
         fail(str(error), code=2)
     except OSError as error:
@@ -78,8 +95,10 @@ def scrub(
         table.add_row(kind.value, str(count))
     table.add_row("total", str(sum(summary.replaced.values())), style="bold")
     console.print(table)
-    console.print(f"{summary.lines} lines: {summary.records} records written, {summary.rejected} rejected, "
-                  f"{summary.blank} blank; {summary.size / 1e6:.1f} MB in {elapsed:.1f} s with {summary.workers} process(es)")
+    console.print(
+        f"{summary.lines} lines: {summary.records} records written, {summary.rejected} rejected, "
+        f"{summary.blank} blank; {summary.size / 1e6:.1f} MB in {elapsed:.1f} s with {summary.workers} process(es)"
+    )
     if summary.rejects_path:
         console.print(f"malformed lines with file and line number: {summary.rejects_path}")
 
@@ -124,7 +143,7 @@ def audit(
         else:
             auditor.add(item)
     result = auditor.result
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(render_markdown(result, str(source), stamp, malformed))
     if as_json:
@@ -170,10 +189,15 @@ def rebalance(
     write_jsonl(target, result.records)
     total_before, total_after = sum(result.before.values()), len(result.records)
     report = {
-        "input": len(records), "duplicates_dropped": result.duplicates_dropped, "estimated": result.estimated,
-        "created": result.created, "output": total_after,
-        "before": {d: result.before[d] for d in DIFFICULTIES}, "after": {d: result.after[d] for d in DIFFICULTIES},
-        "target": shares, "maker": "llm" if isinstance(maker, LlmHardExampleMaker) else "compose",
+        "input": len(records),
+        "duplicates_dropped": result.duplicates_dropped,
+        "estimated": result.estimated,
+        "created": result.created,
+        "output": total_after,
+        "before": {d: result.before[d] for d in DIFFICULTIES},
+        "after": {d: result.after[d] for d in DIFFICULTIES},
+        "target": shares,
+        "maker": "llm" if isinstance(maker, LlmHardExampleMaker) else "compose",
     }
     if as_json:
         print_json(report)
@@ -182,11 +206,19 @@ def rebalance(
     for column in ("difficulty", "before", "share", "after", "share", "target"):
         table.add_column(column, justify="right")
     for d in DIFFICULTIES:
-        table.add_row(d, str(result.before[d]), _share(result.before[d], total_before),
-                      str(result.after[d]), _share(result.after[d], total_after), f"{shares[d]:.0%}")
+        table.add_row(
+            d,
+            str(result.before[d]),
+            _share(result.before[d], total_before),
+            str(result.after[d]),
+            _share(result.after[d], total_after),
+            f"{shares[d]:.0%}",
+        )
     console.print(table)
-    console.print(f"{len(records)} records read, {result.duplicates_dropped} duplicates dropped, "
-                  f"{result.estimated} difficulties estimated, {result.created} hard examples created")
+    console.print(
+        f"{len(records)} records read, {result.duplicates_dropped} duplicates dropped, "
+        f"{result.estimated} difficulties estimated, {result.created} hard examples created"
+    )
 
 
 @app.command()
@@ -197,16 +229,30 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print precision and recall as JSON."),
 ) -> None:
     """Precision and recall per PII type: ours vs the seed's regexes (vs Presidio when installed)."""
-    records = list(generate_records(count, seed)) if labelled is None else [
-        r for r in _records(labelled) if not isinstance(r, Rejected)]
+    records = (
+        list(generate_records(count, seed))
+        if labelled is None
+        else [r for r in _records(labelled) if not isinstance(r, Rejected)]
+    )
     detectors = {"ours": build_detector(load_curator_settings()).detect, "seed regexes": seed_detect}
     if presidio.unavailable_reason() is None:
         detectors["presidio"] = presidio.PresidioDetector(presidio.CORE_ENTITIES).detect
     results = score_detectors(records, detectors)
     if as_json:
-        print_json({name: {k.value: {"precision": s.precision, "recall": s.recall, "labelled": s.labelled,
-                                     "detected": s.detected} for k, s in scores.items()}
-                    for name, scores in results.items()})
+        print_json(
+            {
+                name: {
+                    k.value: {
+                        "precision": s.precision,
+                        "recall": s.recall,
+                        "labelled": s.labelled,
+                        "detected": s.detected,
+                    }
+                    for k, s in scores.items()
+                }
+                for name, scores in results.items()
+            }
+        )
         return
     console.print(_score_table(results, f"{len(records)} labelled records"))
     if "presidio" not in detectors:
@@ -239,4 +285,3 @@ def _records(source: Path):
 
 def _share(count: int, total: int) -> str:
     return f"{count / total:.1%}" if total else "-"
-

@@ -63,8 +63,11 @@ class LlmHardExampleMaker:
             "id": f"evolved-{digest}",
             "agent": source.get("agent"),
             "difficulty": "hard",
-            "messages": [*([{"role": "system", "content": system}] if system else []),
-                         {"role": "user", "content": evolved}, {"role": "assistant", "content": answer}],
+            "messages": [
+                *([{"role": "system", "content": system}] if system else []),
+                {"role": "user", "content": evolved},
+                {"role": "assistant", "content": answer},
+            ],
             "evolved_from": source.get("id"),
         }
 

@@ -53,7 +53,8 @@ class PresidioDetector:
 
     def detect(self, text: str) -> list[Span]:
         results = self._analyzer.analyze(
-            text=text, language="en", entities=self._entities, score_threshold=self._threshold)
+            text=text, language="en", entities=self._entities, score_threshold=self._threshold
+        )
         # Presidio may report overlapping findings; the most confident, then the longest, wins.
         claims = Claims()
         for result in sorted(results, key=lambda r: (-r.score, r.start - r.end, r.start)):
@@ -88,5 +89,6 @@ def _build_analyzer() -> Any:
         raise RuntimeError(unavailable_reason())
     # Naming the installed model stops Presidio from downloading en_core_web_lg on first use.
     provider = NlpEngineProvider(
-        nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model}]})
+        nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model}]}
+    )
     return AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])

@@ -141,8 +141,9 @@ def _scrubbed(
         return
     # "spawn": forking a process that runs rich's refresh thread can deadlock the child.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(make_scrubber, settings)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(make_scrubber, settings)
+    ) as pool:
         # At most two chunks per worker in flight: memory stays bounded however large the input is,
         # and results are taken in submission order, which keeps the records in their input order.
         pending: deque[tuple[int, Future[ChunkResult]]] = deque()

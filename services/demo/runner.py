@@ -28,7 +28,13 @@ async def run_workload(jobs: list[DemoJob], *, in_flight: int, timeout_s: float)
     """Keeps ``in_flight`` runs going at a time (a closed-loop load, as users submitting and waiting would)."""
     started = time.perf_counter()
     slots = asyncio.Semaphore(in_flight)
-    columns = (TextColumn("[bold]runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"))
+    columns = (
+        TextColumn("[bold]runs"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
     async with GenesisClient.connect() as client:
         with Progress(*columns) as progress:
             bar = progress.add_task("", total=len(jobs))
@@ -36,7 +42,9 @@ async def run_workload(jobs: list[DemoJob], *, in_flight: int, timeout_s: float)
             async def run(job: DemoJob) -> JobOutcome:
                 async with slots:
                     run_id = await client.submit(
-                        plan_text=job.plan, expected_answer=job.expected_answer, labels={"job": job.name, "shape": job.shape}
+                        plan_text=job.plan,
+                        expected_answer=job.expected_answer,
+                        labels={"job": job.name, "shape": job.shape},
                     )
                     try:
                         outcome = await client.wait(run_id, timeout_s=timeout_s)

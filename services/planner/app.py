@@ -71,7 +71,9 @@ class Planner:
             default_deadline_s=settings.default_deadline_s,
         )
         self.policy = Policy(
-            max_parallelism=settings.max_parallelism, gap_threshold=settings.gap_threshold, max_attempts=settings.max_attempts
+            max_parallelism=settings.max_parallelism,
+            gap_threshold=settings.gap_threshold,
+            max_attempts=settings.max_attempts,
         )
         self.runs = RunBook(settings.remember_finished)
         self._publisher = EventPublisher(broker, catalogue, source=name)
@@ -113,7 +115,7 @@ class Planner:
         if delivery is not None:
             try:
                 await self._apply(delivery.event, record.partition)
-            except Exception as error:  # noqa: BLE001 - a poison input goes to the DLQ; the others carry on
+            except Exception as error:
                 await self._inbox.reject(delivery, error)
         self._pending.consumed(TopicPartition(record.topic, record.partition), record.offset)
         self._dirty.set()
@@ -132,7 +134,9 @@ class Planner:
             return
         state = self.runs.get(event.run_id)
         if state is None:
-            log.debug("%s ignores a result for run %s, which it does not hold (finished or unknown)", self._name, event.run_id)
+            log.debug(
+                "%s ignores a result for run %s, which it does not hold (finished or unknown)", self._name, event.run_id
+            )
             return
         before = len(state.history)
         emitted = state.on_task_finished(event, self._now())
@@ -176,7 +180,9 @@ class Planner:
             # Encoded now: the handler may change these runs while the records are on their way.
             journals = [
                 # A finished run's journal gets a tombstone: compaction then forgets it.
-                RawRecord(self._journal_topic, None if state.finished else encode_journal(state.history), run_id.encode())
+                RawRecord(
+                    self._journal_topic, None if state.finished else encode_journal(state.history), run_id.encode()
+                )
                 for run_id, state in changes.states.items()
             ]
             finished = [run_id for run_id, state in changes.states.items() if state.finished]

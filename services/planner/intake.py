@@ -37,7 +37,9 @@ class Intake:
         if request.plan_text is not None:
             return load_plan(request.plan_text, signatures=self._signatures, **self._limits())
         if request.query is not None:
-            return load_plan(await self._plan_text_for(request.query, policy), signatures=self._signatures, **self._limits())
+            return load_plan(
+                await self._plan_text_for(request.query, policy), signatures=self._signatures, **self._limits()
+            )
         raise PlanError("the request has no plan, plan_text or query")
 
     async def _plan_text_for(self, query: str, policy: Policy) -> str:

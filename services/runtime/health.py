@@ -57,7 +57,9 @@ class Heartbeat:
         detail = dict(self.detail)
         for probe in self._probes:
             detail.update(probe())
-        health = Health(name=self._name, pid=os.getpid(), ready_at=self._ready_at or 0.0, heartbeat_at=time.time(), detail=detail)
+        health = Health(
+            name=self._name, pid=os.getpid(), ready_at=self._ready_at or 0.0, heartbeat_at=time.time(), detail=detail
+        )
         temporary = self._path.with_suffix(".tmp")
         temporary.write_bytes(msgspec.json.encode(health))
         temporary.replace(self._path)  # readers never see half a file

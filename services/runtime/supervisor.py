@@ -62,11 +62,15 @@ class Supervisor:
         while pending:
             for name in list(pending):
                 if self._pid(name) is None:
-                    raise ServiceFailedToStart(f"{name} exited while starting; see {self._logs / f'{name}.log'}\n{self.log_tail(name)}")
+                    raise ServiceFailedToStart(
+                        f"{name} exited while starting; see {self._logs / f'{name}.log'}\n{self.log_tail(name)}"
+                    )
                 if read_health(self._run, name) is not None:
                     pending.remove(name)
             if pending and time.monotonic() > deadline:
-                raise ServiceFailedToStart(f"not ready within {timeout_s or self.settings.ready_timeout_s:.0f} s: {', '.join(pending)}")
+                raise ServiceFailedToStart(
+                    f"not ready within {timeout_s or self.settings.ready_timeout_s:.0f} s: {', '.join(pending)}"
+                )
             if pending:
                 time.sleep(0.1)
 

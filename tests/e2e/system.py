@@ -47,7 +47,9 @@ def registry_with_failing_tools() -> ToolRegistry:
 
 
 class System:
-    def __init__(self, bootstrap: str, catalogue: Catalogue, *, executors: int, planner_settings: PlannerSettings) -> None:
+    def __init__(
+        self, bootstrap: str, catalogue: Catalogue, *, executors: int, planner_settings: PlannerSettings
+    ) -> None:
         self.bootstrap = bootstrap
         self.catalogue = catalogue
         self.registry = registry_with_failing_tools()
@@ -123,7 +125,7 @@ class System:
             await broker.stop()
 
 
-def _setter(event: asyncio.Event):  # noqa: ANN202
+def _setter(event: asyncio.Event):
     async def set_event() -> None:
         event.set()
 

@@ -8,18 +8,22 @@ import uuid
 import pytest
 from faststream.kafka.annotations import KafkaMessage
 
-from schemas import RunFinished, RunRejected, decode_event
+from schemas import RunFinished, RunRejected, TaskReady, decode_event
 from streams.broker import consumer_options, make_broker
-from streams.catalogue import RUNS_FINISHED, Catalogue
+from streams.catalogue import RUNS_FINISHED, TASKS_READY, Catalogue
 from streams.settings import KafkaSettings
 from tests.e2e.system import running_system
 
 pytestmark = pytest.mark.kafka
 WAIT_S = 60
 
+SIX = range(1, 7)
 FAN_OUT = "\n".join(
-    [f"Task {n}: sleep(seconds=1) | Dependencies: none" for n in range(1, 7)]
-    + ['Task 7: calculator(expression="$1 + $2 + $3 + $4 + $5 + $6") | Dependencies: Task 1, Task 2, Task 3, Task 4, Task 5, Task 6']
+    [f"Task {n}: sleep(seconds=1) | Dependencies: none" for n in SIX]
+    + [
+        f'Task 7: calculator(expression="{" + ".join(f"${n}" for n in SIX)}") '
+        f"| Dependencies: {', '.join(f'Task {n}' for n in SIX)}"
+    ]
 )
 
 
@@ -41,10 +45,10 @@ async def test_run_fails_with_reason_and_skips_dependents_when_a_tool_keeps_fail
     kafka_bootstrap: str, catalogue: Catalogue
 ) -> None:
     plan = (
-        "Task 1: always_fails(reason=\"the quote service is down\") | Dependencies: none\n"
-        "Task 2: calculator(expression=\"1 + 1\") | Dependencies: none\n"
-        "Task 3: calculator(expression=\"$1 * 2\") | Dependencies: Task 1\n"
-        "Task 4: calculator(expression=\"$3 + $2\") | Dependencies: Task 2, Task 3\n"
+        'Task 1: always_fails(reason="the quote service is down") | Dependencies: none\n'
+        'Task 2: calculator(expression="1 + 1") | Dependencies: none\n'
+        'Task 3: calculator(expression="$1 * 2") | Dependencies: Task 1\n'
+        'Task 4: calculator(expression="$3 + $2") | Dependencies: Task 2, Task 3\n'
     )
     async with running_system(kafka_bootstrap, catalogue) as (_, client):
         outcome = await client.run(plan_text=plan, timeout_s=WAIT_S)
@@ -80,7 +84,9 @@ async def test_plan_with_cycle_is_rejected_naming_the_cycle(kafka_bootstrap: str
     assert all(task in outcome.reason for task in ("1", "2", "3"))
 
 
-async def test_results_reach_a_subscribing_consumer_when_runs_finish(kafka_bootstrap: str, catalogue: Catalogue) -> None:
+async def test_results_reach_a_subscribing_consumer_when_runs_finish(
+    kafka_bootstrap: str, catalogue: Catalogue
+) -> None:
     received: asyncio.Queue[RunFinished] = asyncio.Queue()
     consumer = make_broker(KafkaSettings(), kafka_bootstrap, client_id="downstream")
 
@@ -90,7 +96,10 @@ async def test_results_reach_a_subscribing_consumer_when_runs_finish(kafka_boots
 
     async with running_system(kafka_bootstrap, catalogue) as (_, client), consumer:
         await consumer.start()
-        run_ids = {await client.submit(plan_text=f'Task 1: calculator(expression="{n} * 3") | Dependencies: none') for n in range(3)}
+        run_ids = {
+            await client.submit(plan_text=f'Task 1: calculator(expression="{n} * 3") | Dependencies: none')
+            for n in range(3)
+        }
         seen = {}
         async with asyncio.timeout(WAIT_S):
             while set(seen) != run_ids:
@@ -103,15 +112,21 @@ async def test_run_completes_when_the_planner_restarts_mid_run(kafka_bootstrap: 
     plan = (
         "Task 1: sleep(seconds=0.5) | Dependencies: none\n"
         "Task 2: sleep(seconds=2) | Dependencies: Task 1\n"
-        "Task 3: calculator(expression=\"$1 + $2\") | Dependencies: Task 1, Task 2\n"
+        'Task 3: calculator(expression="$1 + $2") | Dependencies: Task 1, Task 2\n'
     )
-    async with running_system(kafka_bootstrap, catalogue) as (system, client):
+    dispatched: asyncio.Queue[TaskReady] = asyncio.Queue()
+    watcher = make_broker(KafkaSettings(), kafka_bootstrap, client_id="watcher")
+
+    @watcher.subscriber(catalogue.name(TASKS_READY), **consumer_options(f"watcher-{uuid.uuid4().hex[:6]}"))
+    async def on_task_ready(body: bytes, message: KafkaMessage) -> None:
+        await dispatched.put(decode_event(body))
+
+    async with running_system(kafka_bootstrap, catalogue) as (system, client), watcher:
+        await watcher.start()
         run_id = await client.submit(plan_text=plan)
-        planner = system.planner
-        assert planner is not None
         async with asyncio.timeout(WAIT_S):
-            while run_id not in planner.runs or planner.runs.get(run_id).tasks["2"].status != "running":
-                await asyncio.sleep(0.05)
+            while (ready := await dispatched.get()).task_id != "2":
+                assert ready.run_id == run_id
         await system.stop_planner()  # task 2 is running: its result arrives while no planner is up
         restarted = await system.start_planner()
         outcome = await client.wait(run_id, timeout_s=WAIT_S)

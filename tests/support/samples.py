@@ -27,7 +27,12 @@ PLAN = Plan(
     tasks=(
         Task(id="1", tool="kb_search", args={"query": "population of France"}),
         Task(id="2", tool="kb_search", args={"query": "population of Germany"}),
-        Task(id="3", tool="calculator", args={"expression": {"$concat": [{"$ref": "1"}, " / ", {"$ref": "2"}]}}, deps=("1", "2")),
+        Task(
+            id="3",
+            tool="calculator",
+            args={"expression": {"$concat": [{"$ref": "1"}, " / ", {"$ref": "2"}]}},
+            deps=("1", "2"),
+        ),
     ),
     format="seed",
 )
@@ -42,7 +47,13 @@ def one_of_each(run_id: str) -> list[Event]:
         TaskFinished(run_id=run_id, task_id="1", status="ok", result=68_400_000, started_at=AT, finished_at=AT),
         TaskSkipped(run_id=run_id, task_id="3", reason="dependency 2 failed: timeout"),
         TurnRecorded(run_id=run_id, task_id="1", tool_name="kb_search", latency_s=0.25, arguments_bytes=31),
-        RunFinished(run_id=run_id, status="succeeded", answer=0.8, observations={"1": 68_400_000}, metrics=RunMetrics(makespan_s=0.5)),
+        RunFinished(
+            run_id=run_id,
+            status="succeeded",
+            answer=0.8,
+            observations={"1": 68_400_000},
+            metrics=RunMetrics(makespan_s=0.5),
+        ),
         PolicyUpdated(run_id=run_id, policy=Policy(version=2, max_parallelism=4)),
         RewardAssigned(run_id=run_id, reward=1.15, components={"correct": 1.0, "few_turns": 0.1}),
     ]

@@ -71,7 +71,9 @@ async def test_unknown_event_type_is_skipped_with_a_log_line_when_from_a_newer_p
 async def test_message_goes_to_dead_letters_when_its_handler_raises() -> None:
     broker, handled, dead = build()
     async with TestKafkaBroker(broker) as test_broker:
-        await test_broker.publish(encode_event(RunRequested(run_id="r4", query="explode")), CATALOGUE.name(RUNS_REQUESTED))
+        await test_broker.publish(
+            encode_event(RunRequested(run_id="r4", query="explode")), CATALOGUE.name(RUNS_REQUESTED)
+        )
         await test_broker.publish(encode_event(RunRequested(run_id="r5", query="fine")), CATALOGUE.name(RUNS_REQUESTED))
     assert dead[0][1]["reason"] == "RuntimeError: the handler cannot use this request"
     assert [event.run_id for event in handled] == ["r5"]

@@ -36,8 +36,11 @@ def compose_hard_example(sources: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "id": f"composed-{digest}",
         "agent": first.get("agent"),
         "difficulty": "hard",
-        "messages": [*system, {"role": "user", "content": "\n".join(asks)},
-                     {"role": "assistant", "content": "\n\n".join(answers)}],
+        "messages": [
+            *system,
+            {"role": "user", "content": "\n".join(asks)},
+            {"role": "assistant", "content": "\n\n".join(answers)},
+        ],
         "composed_from": source_ids,
     }
 

@@ -44,7 +44,8 @@ def evaluate(records: Iterable[dict[str, Any]], detectors: Mapping[str, Detector
         by_message: dict[int, list[Span]] = {}
         for label in record.get("pii_spans", []):
             by_message.setdefault(label["message"], []).append(
-                Span(label["start"], label["end"], PiiType(label["type"])))
+                Span(label["start"], label["end"], PiiType(label["type"]))
+            )
         for index, message in enumerate(record["messages"]):
             text = message["content"]
             labelled = by_message.get(index, [])

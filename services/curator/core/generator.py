@@ -40,7 +40,10 @@ class ChatGenerator:
             "company": self._faker.company,
             "city": self._faker.city,
             "address": lambda: self._faker.address().replace("\n", ", "),
-            "product": lambda: f"{self._faker.color_name()} {self._faker.word().title()} {self._rng.choice(('Pro', 'Mini', 'Kit', 'Plus'))}",
+            "product": lambda: (
+                f"{self._faker.color_name()} {self._faker.word().title()} "
+                f"{self._rng.choice(('Pro', 'Mini', 'Kit', 'Plus'))}"
+            ),
         }
 
     def records(self, count: int, agents: Sequence[str] = AGENTS) -> Iterator[dict[str, Any]]:
@@ -51,20 +54,28 @@ class ChatGenerator:
             yield self.record(index, self._rng.choice(agents), difficulty)
 
     def record(self, index: int, agent: str, difficulty: str) -> dict[str, Any]:
-        turns = [("system", SYSTEM_PROMPTS[agent]),
-                 ("user", self._rng.choice(USER_TEMPLATES[agent])),
-                 ("assistant", self._answer(agent, 2, 4))]
+        turns = [
+            ("system", SYSTEM_PROMPTS[agent]),
+            ("user", self._rng.choice(USER_TEMPLATES[agent])),
+            ("assistant", self._answer(agent, 2, 4)),
+        ]
         if difficulty == "medium":
             # A medium example carries a dependent second request, as the seed's medium examples do.
-            turns += [("user", self._rng.choice(FOLLOW_UP_TEMPLATES)),
-                      ("assistant", self._answer(agent, 4, 7))]
+            turns += [("user", self._rng.choice(FOLLOW_UP_TEMPLATES)), ("assistant", self._answer(agent, 4, 7))]
         messages, spans = [], []
         for position, (role, template) in enumerate(turns):
             content, found = self._fill(template)
             messages.append({"role": role, "content": content})
-            spans.extend({"message": position, "start": start, "end": end, "type": kind.value} for start, end, kind in found)
-        return {"id": f"{agent}-{index:06d}", "agent": agent, "difficulty": difficulty, "messages": messages,
-                "pii_spans": spans}
+            spans.extend(
+                {"message": position, "start": start, "end": end, "type": kind.value} for start, end, kind in found
+            )
+        return {
+            "id": f"{agent}-{index:06d}",
+            "agent": agent,
+            "difficulty": difficulty,
+            "messages": messages,
+            "pii_spans": spans,
+        }
 
     def _answer(self, agent: str, fewest: int, most: int) -> str:
         """An answer template followed by explanatory sentences, as long as real assistant turns."""

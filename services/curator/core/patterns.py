@@ -24,9 +24,7 @@ EMAIL_LOCAL_MAX = 64
 
 # IBAN: compact, or in groups of four separated by single spaces with a shorter last group.
 IBAN_START = re.compile(r"[A-Z][A-Z]\d\d")
-IBAN = re.compile(
-    r"(?<![\w-])[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)(?![\w-])"
-)
+IBAN = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)(?![\w-])")
 
 # Cards: 13-19 contiguous digits, 4-4-4-4(-3) groups, or the 4-6-5 (Amex) / 4-6-4 (Diners) layout, with one
 # consistent separator; 19-digit numbers print as 4-4-4-4-3. The validator may drop a trailing group that
@@ -50,9 +48,7 @@ YEAR = re.compile(r"(?:19|20)\d\d")
 
 # Nine bare digits are an SSN only when the text says so just before, with no other number or placeholder
 # in between; otherwise they are order numbers.
-SSN_CONTEXT = re.compile(
-    r"(?i)(?:\bssn|social[ -]security|\bss#|\bsoc\.? ?sec|\bsozialversicherung)[^\d\n[\]]{0,25}$"
-)
+SSN_CONTEXT = re.compile(r"(?i)(?:\bssn|social[ -]security|\bss#|\bsoc\.? ?sec|\bsozialversicherung)[^\d\n[\]]{0,25}$")
 
 PHONE = re.compile(
     # Not inside a token, and not the next group of a number (or of a placeholder that replaced one) just before.

@@ -82,7 +82,8 @@ def _valid_in_any(national: str, plans: tuple, only: int | None = None) -> bool:
             if national.startswith("0"):
                 number.italian_leading_zero = True
             if phonenumbers.is_valid_number_for_region(number, region) and (
-                    only is None or phonenumbers.number_type(number) == only):
+                only is None or phonenumbers.number_type(number) == only
+            ):
                 return True
     return False
 

@@ -76,7 +76,7 @@ class PiiDetector:
         budget = _MAX_PHONE_TRIES
         for end in ends:
             raw = text[start:end]
-            digit_count = sum(map(text[start:min(end, number_end)].count, _DIGITS))
+            digit_count = sum(map(text[start : min(end, number_end)].count, _DIGITS))
             if end > room or digit_count > _MAX_PHONE_DIGITS:
                 continue
             if digit_count < _MIN_PHONE_DIGITS or budget == 0:

@@ -143,7 +143,8 @@ def _create(
         if draws > count * _MAX_DRAWS_PER_EXAMPLE:
             raise RebalanceError(
                 f"made only {len(created)} of {count} new hard examples without repeating a conversation; "
-                "the input has too few distinct examples to build from")
+                "the input has too few distinct examples to build from"
+            )
         record = make_hard(pool, rng)
         key = fingerprint(record)
         if key not in seen:

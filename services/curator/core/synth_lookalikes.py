@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from faker import Faker
 
 from services.curator.core.validators import iban_ok, luhn_ok
 
-_EPOCH = datetime(2019, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(2019, 1, 1, tzinfo=UTC)
 
 
 class LookalikeFactory:
@@ -43,10 +43,16 @@ class LookalikeFactory:
         return str(self._rng.randrange(1, 10)) + "".join(str(self._rng.randrange(10)) for _ in range(count - 1))
 
     def order_number(self) -> str:
-        return self._rng.choice((
-            f"#{self._digits(6)}", f"ORD-{self._rng.randrange(2019, 2026)}-{self._digits(6)}", self._digits(9),
-            self._digits(10), f"{self._digits(3)}-{self._digits(7)}-{self._digits(7)}", f"A{self._digits(8)}",
-        ))
+        return self._rng.choice(
+            (
+                f"#{self._digits(6)}",
+                f"ORD-{self._rng.randrange(2019, 2026)}-{self._digits(6)}",
+                self._digits(9),
+                self._digits(10),
+                f"{self._digits(3)}-{self._digits(7)}-{self._digits(7)}",
+                f"A{self._digits(8)}",
+            )
+        )
 
     def isbn(self) -> str:
         return self._faker.isbn13() if self._rng.random() < 0.6 else self._faker.isbn10()
@@ -56,10 +62,14 @@ class LookalikeFactory:
 
     def timestamp(self) -> str:
         moment = self._moment()
-        return self._rng.choice((
-            moment.strftime("%Y-%m-%dT%H:%M:%SZ"), moment.strftime("%Y-%m-%d %H:%M:%S"),
-            moment.isoformat(timespec="milliseconds"), moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-        ))
+        return self._rng.choice(
+            (
+                moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                moment.strftime("%Y-%m-%d %H:%M:%S"),
+                moment.isoformat(timespec="milliseconds"),
+                moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            )
+        )
 
     def epoch(self) -> str:
         moment = self._moment()
@@ -81,17 +91,23 @@ class LookalikeFactory:
         return digits
 
     def tracking_number(self) -> str:
-        return self._rng.choice((
-            "1Z" + "".join(self._rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(16)),  # UPS
-            "9400 " + " ".join(self._digits(4) for _ in range(4)) + " " + self._digits(2),  # USPS
-            self._digits(12), f"{self._digits(4)} {self._digits(4)} {self._digits(4)}",  # FedEx
-            f"JJD{self._digits(18)}",  # DHL
-        ))
+        return self._rng.choice(
+            (
+                "1Z" + "".join(self._rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(16)),  # UPS
+                "9400 " + " ".join(self._digits(4) for _ in range(4)) + " " + self._digits(2),  # USPS
+                self._digits(12),
+                f"{self._digits(4)} {self._digits(4)} {self._digits(4)}",  # FedEx
+                f"JJD{self._digits(18)}",  # DHL
+            )
+        )
 
     def date(self) -> str:
         moment = self._moment()
-        return moment.strftime(self._rng.choice(
-            ("%Y-%m-%d", "%d.%m.%Y", "%m/%d/%Y", "%d/%m/%Y", "%B %d, %Y", "%d %b %Y", "%Y/%m/%d", "%m-%d-%Y")))
+        return moment.strftime(
+            self._rng.choice(
+                ("%Y-%m-%d", "%d.%m.%Y", "%m/%d/%Y", "%d/%m/%Y", "%B %d, %Y", "%d %b %Y", "%Y/%m/%d", "%m-%d-%Y")
+            )
+        )
 
     def clock_time(self) -> str:
         moment = self._moment()
@@ -99,15 +115,28 @@ class LookalikeFactory:
 
     def price(self) -> str:
         amount = self._rng.randrange(100, 500000) / 100
-        return self._rng.choice((f"${amount:,.2f}", f"€{amount:.2f}", f"{amount:,.2f} USD",
-                                 f"{amount:,.2f} EUR".replace(",", " ").replace(".", ","), f"£{amount:.0f}"))
+        return self._rng.choice(
+            (
+                f"${amount:,.2f}",
+                f"€{amount:.2f}",
+                f"{amount:,.2f} USD",
+                f"{amount:,.2f} EUR".replace(",", " ").replace(".", ","),
+                f"£{amount:.0f}",
+            )
+        )
 
     def version(self) -> str:
         major, minor, patch = self._rng.randrange(0, 20), self._rng.randrange(0, 40), self._rng.randrange(0, 200)
-        return self._rng.choice((f"v{major}.{minor}.{patch}", f"{major}.{minor}.{patch}", f"{major}.{minor}",
-                                 f"{major}.{minor}.{patch}-rc.{self._rng.randrange(1, 5)}",
-                                 f"version {major}.{minor}.{patch}.{self._rng.randrange(1, 255)}",
-                                 f"10.0.{self._rng.randrange(19041, 22631)}.{self._rng.randrange(100, 4000)}"))
+        return self._rng.choice(
+            (
+                f"v{major}.{minor}.{patch}",
+                f"{major}.{minor}.{patch}",
+                f"{major}.{minor}",
+                f"{major}.{minor}.{patch}-rc.{self._rng.randrange(1, 5)}",
+                f"version {major}.{minor}.{patch}.{self._rng.randrange(1, 255)}",
+                f"10.0.{self._rng.randrange(19041, 22631)}.{self._rng.randrange(100, 4000)}",
+            )
+        )
 
     def zip_code(self) -> str:
         return self._rng.choice((self._faker.postcode(), f"{self._digits(5)}-{self._digits(4)}"))
@@ -127,7 +156,11 @@ class LookalikeFactory:
 
     def invalid_ssn(self) -> str:
         """SSN-shaped but impossible: area 000, 666 or 9xx, group 00 or serial 0000."""
-        area, group, serial = f"{self._rng.randrange(1, 666):03d}", f"{self._rng.randrange(1, 100):02d}", f"{self._rng.randrange(1, 10000):04d}"
+        area, group, serial = (
+            f"{self._rng.randrange(1, 666):03d}",
+            f"{self._rng.randrange(1, 100):02d}",
+            f"{self._rng.randrange(1, 10000):04d}",
+        )
         broken = self._rng.randrange(5)
         if broken < 3:
             area = ("000", "666", f"9{self._rng.randrange(100):02d}")[broken]

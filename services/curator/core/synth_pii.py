@@ -17,8 +17,24 @@ from services.curator.core.validators import IBAN_LENGTHS, iban_ok, luhn_ok
 # which is how a text from abroad writes them. Matches the detector's default phone regions.
 NATIONAL_REGIONS = ("US", "GB", "DE", "FR", "NL", "IE", "CH", "AT", "AU", "IN")
 INTERNATIONAL_ONLY_REGIONS = ("ES", "IT", "BR", "JP", "MX", "PL", "SE", "SG", "ZA", "NG", "KR", "AR")
-IBAN_LOCALES = ("de_DE", "en_GB", "fr_FR", "nl_NL", "es_ES", "it_IT", "pl_PL", "pt_PT", "de_AT", "de_CH", "en_IE",
-                "no_NO", "fi_FI", "da_DK", "cs_CZ", "tr_TR")
+IBAN_LOCALES = (
+    "de_DE",
+    "en_GB",
+    "fr_FR",
+    "nl_NL",
+    "es_ES",
+    "it_IT",
+    "pl_PL",
+    "pt_PT",
+    "de_AT",
+    "de_CH",
+    "en_IE",
+    "no_NO",
+    "fi_FI",
+    "da_DK",
+    "cs_CZ",
+    "tr_TR",
+)
 EMAIL_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "en_IN")
 _PHONE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE)
 # Faker's own networks; JCB and the Mastercard 2-series are drawn here because Faker's JCB prefixes include
@@ -67,7 +83,9 @@ class PiiFactory:
             user, _, domain = faker.free_email().partition("@")
             return f"{user}+{faker.word()}@{domain}"
         if style == 2:
-            return f"{faker.first_name()}.{faker.last_name()}@{faker.domain_word()}.{faker.tld()}".lower().replace(" ", "")
+            return f"{faker.first_name()}.{faker.last_name()}@{faker.domain_word()}.{faker.tld()}".lower().replace(
+                " ", ""
+            )
         if style == 3:
             return f"{faker.user_name()}@mail.{faker.domain_name()}".upper()
         if style == 4:
@@ -83,17 +101,30 @@ class PiiFactory:
         region = self._rng.choice(NATIONAL_REGIONS)
         if region == "US" and self._rng.random() < 0.15:
             return self._rng.choice(("(555) {}-{:04d}", "555-{}-{:04d}", "555.{}.{:04d}")).format(
-                self._rng.randrange(200, 1000), self._rng.randrange(10000))
+                self._rng.randrange(200, 1000), self._rng.randrange(10000)
+            )
         number = self._valid_number(region)
-        layout = self._rng.choice((PhoneNumberFormat.NATIONAL, PhoneNumberFormat.NATIONAL,
-                                   PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.E164))
+        layout = self._rng.choice(
+            (
+                PhoneNumberFormat.NATIONAL,
+                PhoneNumberFormat.NATIONAL,
+                PhoneNumberFormat.INTERNATIONAL,
+                PhoneNumberFormat.E164,
+            )
+        )
         text = phonenumbers.format_number(number, layout)
-        if layout == PhoneNumberFormat.INTERNATIONAL and region in ("GB", "DE", "CH", "AT") and self._rng.random() < 0.4:
+        if (
+            layout == PhoneNumberFormat.INTERNATIONAL
+            and region in ("GB", "DE", "CH", "AT")
+            and self._rng.random() < 0.4
+        ):
             code, _, rest = text.partition(" ")
             return f"{code} (0){rest}"
         text = self._restyle(text)
         if region == "US" and self._rng.random() < 0.3:
-            text = self._rng.choice((f"{text} ext. {self._rng.randrange(10, 9999)}", f"{text} x{self._rng.randrange(10, 999)}"))
+            text = self._rng.choice(
+                (f"{text} ext. {self._rng.randrange(10, 9999)}", f"{text} x{self._rng.randrange(10, 999)}")
+            )
         return text
 
     def bare_phone(self) -> str:

@@ -33,7 +33,13 @@ async def perform(
         outcome = error
     latency_s = time.perf_counter() - clock
     finished_at = started_at + timedelta(seconds=latency_s)
-    common = {"run_id": task.run_id, "task_id": task.task_id, "attempt": task.attempt, "executor": executor, "source": executor}
+    common = {
+        "run_id": task.run_id,
+        "task_id": task.task_id,
+        "attempt": task.attempt,
+        "executor": executor,
+        "source": executor,
+    }
 
     if isinstance(outcome, ToolError):
         turn = TurnRecorded(

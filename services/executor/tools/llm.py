@@ -22,7 +22,9 @@ def make_llm(client: ChatClient, timeout_s: float) -> ToolSpec:
             raise ToolArgumentsError("llm: argument 'system' must be a string")
         if context:
             # A description-only plan task: the planner passes the results of its dependencies along.
-            prompt = f"{prompt}\n\nResults of the tasks this one depends on (JSON): {msgspec.json.encode(context).decode()}"
+            prompt = (
+                f"{prompt}\n\nResults of the tasks this one depends on (JSON): {msgspec.json.encode(context).decode()}"
+            )
         try:
             completion = await client.complete(prompt, system)
         except ChatError as error:

@@ -74,8 +74,9 @@ def main() -> None:
         seed = megabytes_per_second(lambda: seed_scrub_text, texts, size, args.repeat)
         print(f"{name:<12} {size / 1e6:>7.2f} {ours:>10.2f} {seed:>10.2f}")
     size = sum(len(line) for line in lines)
-    ours = megabytes_per_second(lambda: RecordScrubber(PiiDetector().scrub, ["messages[].content"]).scrub_line,
-                                lines, size, args.repeat)
+    ours = megabytes_per_second(
+        lambda: RecordScrubber(PiiDetector().scrub, ["messages[].content"]).scrub_line, lines, size, args.repeat
+    )
     seed = megabytes_per_second(lambda: seed_scrub_line, lines, size, args.repeat)
     print(f"{'JSONL lines':<12} {size / 1e6:>7.2f} {ours:>10.2f} {seed:>10.2f}")
 

@@ -12,9 +12,12 @@ def record(content: str, difficulty: str | None = "easy", agent: str = "qa") -> 
 def test_audit_counts_pii_difficulty_and_duplicates_when_records_stream_in(detector):
     auditor = Auditor(detector.detect)
     for item in [
-        record("mail a@b.io or call 201-555-0123"), record("Mail A@B.io  or call 201-555-0123"),
-        record("clean text", "hard", "legal"), record("clean text", "hard", "legal"),
-        record("clean text", "hard", "legal"), record("no label", None),
+        record("mail a@b.io or call 201-555-0123"),
+        record("Mail A@B.io  or call 201-555-0123"),
+        record("clean text", "hard", "legal"),
+        record("clean text", "hard", "legal"),
+        record("clean text", "hard", "legal"),
+        record("no label", None),
     ]:
         auditor.add(item)
     auditor.add_malformed()
@@ -32,7 +35,9 @@ def test_report_marks_checks_and_lists_malformed_lines_when_rendered(detector):
     for difficulty, count in (("easy", 30), ("medium", 45), ("hard", 25)):
         for i in range(count):
             auditor.add(record(f"{difficulty} question {i}", difficulty))
-    text = render_markdown(auditor.result, "data/clean", "2025-11-08 12:00 UTC", ["data/clean/a.jsonl:3: not valid JSON"])
+    text = render_markdown(
+        auditor.result, "data/clean", "2025-11-08 12:00 UTC", ["data/clean/a.jsonl:3: not valid JSON"]
+    )
     assert text.startswith("# Training quality audit v2\n")
     assert "| no PII left | ✅ pass | 0 values in 0 records |" in text
     assert "| difficulty within 5 points of 30/45/25 | ✅ pass | easy 30%, medium 45%, hard 25% |" in text

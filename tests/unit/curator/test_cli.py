@@ -21,7 +21,8 @@ def invoke(*args: str):
 def test_generate_scrub_audit_rebalance_pipeline_leaves_no_pii_and_the_target_mix(tmp_path):
     assert invoke("generate", tmp_path / "raw", "--count", 400, "--seed", 3).exit_code == 0
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == [
-        f"{a}_agent_examples.jsonl" for a in ("analyst", "content", "legal", "qa", "support")]
+        f"{a}_agent_examples.jsonl" for a in ("analyst", "content", "legal", "qa", "support")
+    ]
     scrubbed = invoke("scrub", tmp_path / "raw", tmp_path / "clean")
     assert scrubbed.exit_code == 0, scrubbed.output
     assert "400 records written, 0 rejected" in scrubbed.output
@@ -41,13 +42,16 @@ def test_evaluate_prints_scores_for_ours_and_the_seed_when_asked_for_json():
     assert scores["ours"]["CARD"]["recall"] >= scores["seed regexes"]["CARD"]["recall"]
 
 
-@pytest.mark.parametrize("args", [
-    ("rebalance", "IN", "OUT", "--target", "easy=0.5,medium=0.6"),
-    ("scrub", "missing.jsonl", "OUT"),
-    ("audit", "missing-folder"),
-    ("generate", "OUT.jsonl", "--agents", "qa,pirate"),
-    ("scrub", "IN", "OUT", "--workers", "-1"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("rebalance", "IN", "OUT", "--target", "easy=0.5,medium=0.6"),
+        ("scrub", "missing.jsonl", "OUT"),
+        ("audit", "missing-folder"),
+        ("generate", "OUT.jsonl", "--agents", "qa,pirate"),
+        ("scrub", "IN", "OUT", "--workers", "-1"),
+    ],
+)
 def test_usage_error_exits_2_with_one_line_reason_when_input_is_bad(tmp_path, args):
     (tmp_path / "IN").write_text('{"messages": []}\n')
     result = invoke(*(str(tmp_path / a) if a in ("IN", "OUT", "OUT.jsonl") else a for a in args))

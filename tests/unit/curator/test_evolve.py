@@ -10,10 +10,16 @@ from services.llm.settings import LlmSettings
 from tests.unit.curator.openai_stub import OpenAiStub
 
 SOURCES = [
-    {"id": f"s{i}", "agent": "analyst", "difficulty": "easy", "messages": [
-        {"role": "system", "content": "You are the analyst agent."},
-        {"role": "user", "content": f"What was revenue on day {i}?"},
-        {"role": "assistant", "content": f"Revenue on day {i} was {i * 100} dollars."}]}
+    {
+        "id": f"s{i}",
+        "agent": "analyst",
+        "difficulty": "easy",
+        "messages": [
+            {"role": "system", "content": "You are the analyst agent."},
+            {"role": "user", "content": f"What was revenue on day {i}?"},
+            {"role": "assistant", "content": f"Revenue on day {i} was {i * 100} dollars."},
+        ],
+    }
     for i in range(5)
 ]
 
@@ -68,12 +74,15 @@ async def _no_wait(seconds: float) -> None:
     return None
 
 
-@pytest.mark.parametrize(("evolved", "answer", "reason"), [
-    ("What was revenue?", "It was 5.", "rewrite is empty or unchanged"),
-    ("#Rewritten Request#: what was revenue by region?", "By region: ...", "rewrite copies words"),
-    ("What was revenue by region and why?", "Sorry, I cannot help with that.", "short refusal"),
-    ("What was revenue by region and why?", "... !!", "only punctuation"),
-])
+@pytest.mark.parametrize(
+    ("evolved", "answer", "reason"),
+    [
+        ("What was revenue?", "It was 5.", "rewrite is empty or unchanged"),
+        ("#Rewritten Request#: what was revenue by region?", "By region: ...", "rewrite copies words"),
+        ("What was revenue by region and why?", "Sorry, I cannot help with that.", "short refusal"),
+        ("What was revenue by region and why?", "... !!", "only punctuation"),
+    ],
+)
 def test_pair_eliminated_with_reason_when_evol_instruct_checks_fail(evolved, answer, reason):
     assert reason in elimination_reason("What was revenue?", evolved, answer)
 

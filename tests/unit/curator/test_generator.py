@@ -24,15 +24,16 @@ def test_difficulty_skewed_like_the_seed_when_generating(records):
 
 def test_all_five_agents_present_with_their_system_prompt_when_generating(records):
     assert {r["agent"] for r in records} == set(AGENTS)
-    assert all(r["messages"][0]["role"] == "system" and r["agent"] in r["messages"][0]["content"].lower()
-               for r in records)
+    assert all(
+        r["messages"][0]["role"] == "system" and r["agent"] in r["messages"][0]["content"].lower() for r in records
+    )
 
 
 def test_every_labelled_span_is_a_valid_value_of_its_type(records):
     seen = Counter()
     for record in records:
         for label in record["pii_spans"]:
-            value = record["messages"][label["message"]]["content"][label["start"]:label["end"]]
+            value = record["messages"][label["message"]]["content"][label["start"] : label["end"]]
             kind = label["type"]
             seen[kind] += 1
             digits = re.sub(r"\D", "", value)
@@ -54,6 +55,13 @@ def test_every_labelled_span_is_a_valid_value_of_its_type(records):
 
 def test_lookalikes_present_when_generating(records):
     text = "\n".join(m["content"] for r in records for m in r["messages"])
-    for pattern in (r"\b97[89]-\d", r"[0-9a-f]{8}-[0-9a-f]{4}-4", r"\b1Z[0-9A-Z]{16}\b", r"\bv?\d+\.\d+\.\d+",
-                    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", r"\$\d", r"\b\d{4} \d{4} \d{4} \d{4}\b"):
+    for pattern in (
+        r"\b97[89]-\d",
+        r"[0-9a-f]{8}-[0-9a-f]{4}-4",
+        r"\b1Z[0-9A-Z]{16}\b",
+        r"\bv?\d+\.\d+\.\d+",
+        r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}",
+        r"\$\d",
+        r"\b\d{4} \d{4} \d{4} \d{4}\b",
+    ):
         assert re.search(pattern, text), pattern

@@ -7,10 +7,34 @@ from faker import Faker
 
 from services.curator.core.spans import PiiType
 
-PHONE_LOCALES = {"en_US": "US", "en_GB": "GB", "de_DE": "DE", "fr_FR": "FR", "nl_NL": "NL", "de_CH": "CH",
-                 "de_AT": "AT", "en_AU": "AU"}
-IBAN_LOCALES = ("de_DE", "en_GB", "fr_FR", "nl_NL", "es_ES", "it_IT", "pl_PL", "pt_PT", "de_AT", "de_CH", "no_NO",
-                "fi_FI", "da_DK", "cs_CZ", "tr_TR", "en_IE")
+PHONE_LOCALES = {
+    "en_US": "US",
+    "en_GB": "GB",
+    "de_DE": "DE",
+    "fr_FR": "FR",
+    "nl_NL": "NL",
+    "de_CH": "CH",
+    "de_AT": "AT",
+    "en_AU": "AU",
+}
+IBAN_LOCALES = (
+    "de_DE",
+    "en_GB",
+    "fr_FR",
+    "nl_NL",
+    "es_ES",
+    "it_IT",
+    "pl_PL",
+    "pt_PT",
+    "de_AT",
+    "de_CH",
+    "no_NO",
+    "fi_FI",
+    "da_DK",
+    "cs_CZ",
+    "tr_TR",
+    "en_IE",
+)
 # Faker's jcb16 uses prefixes 3500-3527, which no issuer has; its maestro numbers have 12 digits.
 CARD_TYPES = ("visa13", "visa16", "visa19", "mastercard", "amex", "discover", "diners", "jcb15")
 
@@ -19,7 +43,11 @@ def found_whole(detector, value: str, kind: PiiType, sentence: str = "Details: {
     # Phones go after "call": an unformatted national number counts only after a word that says phone.
     text = sentence.format(value)
     spans = detector.detect(text)
-    return len(spans) == 1 and spans[0].kind == kind and text[spans[0].start:spans[0].end].strip("()") == value.strip("()")
+    return (
+        len(spans) == 1
+        and spans[0].kind == kind
+        and text[spans[0].start : spans[0].end].strip("()") == value.strip("()")
+    )
 
 
 @pytest.mark.parametrize(("locale", "region"), PHONE_LOCALES.items())

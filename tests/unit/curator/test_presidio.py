@@ -25,12 +25,16 @@ class FakeAnalyzer:
 
 
 def test_entity_types_mapped_and_overlaps_resolved_by_score_when_presidio_answers():
-    analyzer = FakeAnalyzer([Result("PHONE_NUMBER", 5, 17, 0.4), Result("CREDIT_CARD", 5, 24, 0.9),
-                             Result("PERSON", 30, 38, 0.85)])
+    analyzer = FakeAnalyzer(
+        [Result("PHONE_NUMBER", 5, 17, 0.4), Result("CREDIT_CARD", 5, 24, 0.9), Result("PERSON", 30, 38, 0.85)]
+    )
     detector = presidio.PresidioDetector(["CREDIT_CARD", "PHONE_NUMBER", "PERSON"], analyzer=analyzer)
     assert detector.detect("x" * 40) == [Span(5, 24, PiiType.CARD), Span(30, 38, PiiType.NAME)]
-    assert analyzer.calls[0]["language"] == "en" and analyzer.calls[0]["entities"] == ["CREDIT_CARD", "PHONE_NUMBER",
-                                                                                        "PERSON"]
+    assert analyzer.calls[0]["language"] == "en" and analyzer.calls[0]["entities"] == [
+        "CREDIT_CARD",
+        "PHONE_NUMBER",
+        "PERSON",
+    ]
 
 
 def test_names_added_only_where_our_detector_found_nothing(detector):

@@ -94,16 +94,22 @@ def test_error_raised_when_a_kept_difficulty_has_no_examples(seed_like):
 
 
 def test_error_raised_when_too_few_distinct_sources_exist_to_compose():
-    records = [{"id": str(i), "difficulty": "easy", "messages": [{"role": "user", "content": f"q{i}"}]}
-               for i in range(2)]
+    records = [
+        {"id": str(i), "difficulty": "easy", "messages": [{"role": "user", "content": f"q{i}"}]} for i in range(2)
+    ]
     with pytest.raises((RebalanceError, ValueError)):
         rebalance(records, {"easy": 0.5, "medium": 0.0, "hard": 0.5}, 0, Composer())
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("easy=0.3,medium=0.45", "sum to 1"), ("easy=0.5,tricky=0.5", "bad target part"),
-    ("easy=half,medium=0.5", "bad share"), ("easy=1.5,medium=-0.5", "between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("easy=0.3,medium=0.45", "sum to 1"),
+        ("easy=0.5,tricky=0.5", "bad target part"),
+        ("easy=half,medium=0.5", "bad share"),
+        ("easy=1.5,medium=-0.5", "between 0 and 1"),
+    ],
+)
 def test_target_rejected_with_reason_when_malformed(text, message):
     with pytest.raises(ValueError, match=message):
         parse_target(text)

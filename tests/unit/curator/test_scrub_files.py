@@ -45,12 +45,23 @@ def read(path: Path) -> list[dict]:
 
 
 def test_file_scrubbed_in_order_and_bad_lines_rejected_with_line_numbers_when_input_is_mixed(tmp_path):
-    source = write(tmp_path / "in.jsonl", [
-        chat("one 201-555-0123"), "not json", "", chat("two a@b.io"), "[1]", chat("three 8.8.8.8"),
-    ])
+    source = write(
+        tmp_path / "in.jsonl",
+        [
+            chat("one 201-555-0123"),
+            "not json",
+            "",
+            chat("two a@b.io"),
+            "[1]",
+            chat("three 8.8.8.8"),
+        ],
+    )
     summary = scrub_paths(source, tmp_path / "out.jsonl", SETTINGS, build_scrubber)
-    assert [r["messages"][0]["content"] for r in read(tmp_path / "out.jsonl")] == \
-        ["one [PHONE]", "two [EMAIL]", "three [IP]"]
+    assert [r["messages"][0]["content"] for r in read(tmp_path / "out.jsonl")] == [
+        "one [PHONE]",
+        "two [EMAIL]",
+        "three [IP]",
+    ]
     rejects = read(tmp_path / "out.jsonl.rejects.jsonl")
     assert [(r["line"], r["raw"]) for r in rejects] == [(2, "not json"), (5, "[1]")]
     assert all(r["file"] == str(source) for r in rejects)
@@ -84,11 +95,15 @@ def test_missing_input_reported_when_path_does_not_exist(tmp_path):
 
 def test_worker_processes_give_the_same_output_when_input_is_split_in_chunks(tmp_path):
     lines = [chat(f"record {i} call 020 7946 {i:04d} or mail u{i}@example.org") for i in range(400)]
-    source = write(tmp_path / "in.jsonl", lines[:200] + ["{broken"] + lines[200:])
+    source = write(tmp_path / "in.jsonl", [*lines[:200], "{broken", *lines[200:]])
     single = scrub_paths(source, tmp_path / "one.jsonl", SETTINGS, build_scrubber)
     parallel_settings = msgspec.structs.replace(SETTINGS, workers=2, parallel_min_mb=0, chunk_mb=0.005)
     parallel = scrub_paths(source, tmp_path / "two.jsonl", parallel_settings, build_scrubber)
     assert parallel.workers == 2
     assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "two.jsonl").read_bytes()
-    assert (parallel.records, parallel.rejected, parallel.replaced) == (single.records, single.rejected, single.replaced)
+    assert (parallel.records, parallel.rejected, parallel.replaced) == (
+        single.records,
+        single.rejected,
+        single.replaced,
+    )
     assert read(tmp_path / "two.jsonl.rejects.jsonl")[0]["line"] == 201

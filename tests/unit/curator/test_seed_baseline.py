@@ -5,10 +5,10 @@ from services.curator.core.spans import PiiType, Span
 def test_seed_patterns_kept_verbatim_when_used_as_baseline():
     # Copied from CODEX_WEEK3_TASKS.md task 3, including the "|" inside [A-Z|a-z].
     assert PII_PATTERNS == {
-        "email": r'\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,}\b',
-        "phone": r'\b(?:\+?1[-.]?)?\(?\d{3}\)?[-.]?\d{3}[-.]?\d{4}\b',
-        "ssn": r'\b\d{3}-\d{2}-\d{4}\b',
-        "card": r'\b\d{4}[-\s]?\d{4}[-\s]?\d{4}[-\s]?\d{4}\b',
+        "email": r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Z|a-z]{2,}\b",
+        "phone": r"\b(?:\+?1[-.]?)?\(?\d{3}\)?[-.]?\d{3}[-.]?\d{4}\b",
+        "ssn": r"\b\d{3}-\d{2}-\d{4}\b",
+        "card": r"\b\d{4}[-\s]?\d{4}[-\s]?\d{4}[-\s]?\d{4}\b",
     }
 
 
@@ -27,6 +27,6 @@ def test_seed_detect_agrees_with_seed_scrub_when_spans_are_replaced():
     spans = seed_detect(text)
     rebuilt, cursor = [], 0
     for span in spans:
-        rebuilt += [text[cursor:span.start], span.kind.placeholder]
+        rebuilt += [text[cursor : span.start], span.kind.placeholder]
         cursor = span.end
     assert "".join(rebuilt) + text[cursor:] == seed_scrub_text(text)

@@ -25,80 +25,142 @@ class TestLuhn:
 
 
 class TestCards:
-    @pytest.mark.parametrize("number", [
-        "4111111111111111", "4222222222222", with_luhn_digit("400000000000000000"),  # Visa 16, 13, 19
-        "5555555555554444", "5105105105105100",  # Mastercard 51-55
-        "2221000000000009", "2223003122003222", "2720999999999996",  # Mastercard 2-series, both ends
-        "378282246310005", "371449635398431",  # Amex, 15 digits
-        "6011111111111117", with_luhn_digit("644000000000000"), with_luhn_digit("650000000000000"),  # Discover
-        "30569309025904", "36227206271667", "38520000023237",  # Diners, 14 digits
-        "3530111333300000", "3566002020360505",  # JCB
-        "6200000000000005",  # UnionPay
-    ])
+    @pytest.mark.parametrize(
+        "number",
+        [
+            "4111111111111111",
+            "4222222222222",
+            with_luhn_digit("400000000000000000"),  # Visa 16, 13, 19
+            "5555555555554444",
+            "5105105105105100",  # Mastercard 51-55
+            "2221000000000009",
+            "2223003122003222",
+            "2720999999999996",  # Mastercard 2-series, both ends
+            "378282246310005",
+            "371449635398431",  # Amex, 15 digits
+            "6011111111111117",
+            with_luhn_digit("644000000000000"),
+            with_luhn_digit("650000000000000"),  # Discover
+            "30569309025904",
+            "36227206271667",
+            "38520000023237",  # Diners, 14 digits
+            "3530111333300000",
+            "3566002020360505",  # JCB
+            "6200000000000005",  # UnionPay
+        ],
+    )
     def test_card_accepted_when_network_prefix_length_and_luhn_match(self, number):
         assert card_ok(number)
 
-    @pytest.mark.parametrize("number", [
-        "4111111111111112",  # Luhn fails: a 16-digit reference number
-        with_luhn_digit("222000000000000"),  # just below the Mastercard 2-series
-        with_luhn_digit("272100000000000"),  # just above it
-        with_luhn_digit("3700000000000000"),  # Amex prefix with 17 digits
-        with_luhn_digit("940000000000000"),  # no network starts with 94
-        with_luhn_digit("350000000000000"),  # 3500 is below the JCB range
-        "411111111111",  # 12 digits
-    ])
+    @pytest.mark.parametrize(
+        "number",
+        [
+            "4111111111111112",  # Luhn fails: a 16-digit reference number
+            with_luhn_digit("222000000000000"),  # just below the Mastercard 2-series
+            with_luhn_digit("272100000000000"),  # just above it
+            with_luhn_digit("3700000000000000"),  # Amex prefix with 17 digits
+            with_luhn_digit("940000000000000"),  # no network starts with 94
+            with_luhn_digit("350000000000000"),  # 3500 is below the JCB range
+            "411111111111",  # 12 digits
+        ],
+    )
     def test_card_rejected_when_prefix_length_or_checksum_is_wrong(self, number):
         assert not card_ok(number)
 
 
 class TestIban:
-    @pytest.mark.parametrize("iban", [
-        "DE89370400440532013000", "GB82WEST12345698765432", "FR1420041010050500013M02606", "NL91ABNA0417164300",
-        "ES9121000418450200051332", "IT60X0542811101000000123456", "CH9300762011623852957", "BE68539007547034",
-        "NO9386011117947", "MT84MALT011000012345MTLCAST001S", "AT611904300234573201",
-    ])
+    @pytest.mark.parametrize(
+        "iban",
+        [
+            "DE89370400440532013000",
+            "GB82WEST12345698765432",
+            "FR1420041010050500013M02606",
+            "NL91ABNA0417164300",
+            "ES9121000418450200051332",
+            "IT60X0542811101000000123456",
+            "CH9300762011623852957",
+            "BE68539007547034",
+            "NO9386011117947",
+            "MT84MALT011000012345MTLCAST001S",
+            "AT611904300234573201",
+        ],
+    )
     def test_iban_accepted_when_mod_97_is_one_and_length_matches_country(self, iban):
         assert iban_ok(iban)
 
-    @pytest.mark.parametrize("iban", [
-        "DE88370400440532013000",  # check digits off by one
-        "DE8937040044053201300",  # one character short for Germany
-        "GB82WEST123456987654321",  # one character long for the UK
-        "XX89370400440532013000",  # not a country in the registry
-        "DEAB370400440532013000",  # check digits must be digits
-    ])
+    @pytest.mark.parametrize(
+        "iban",
+        [
+            "DE88370400440532013000",  # check digits off by one
+            "DE8937040044053201300",  # one character short for Germany
+            "GB82WEST123456987654321",  # one character long for the UK
+            "XX89370400440532013000",  # not a country in the registry
+            "DEAB370400440532013000",  # check digits must be digits
+        ],
+    )
     def test_iban_rejected_when_checksum_length_or_country_is_wrong(self, iban):
         assert not iban_ok(iban)
 
 
-@pytest.mark.parametrize(("area", "group", "serial", "valid"), [
-    ("123", "45", "6789", True), ("001", "01", "0001", True), ("665", "99", "9999", True),
-    ("000", "45", "6789", False), ("666", "45", "6789", False), ("900", "45", "6789", False),
-    ("999", "45", "6789", False), ("123", "00", "6789", False), ("123", "45", "0000", False),
-])
+@pytest.mark.parametrize(
+    ("area", "group", "serial", "valid"),
+    [
+        ("123", "45", "6789", True),
+        ("001", "01", "0001", True),
+        ("665", "99", "9999", True),
+        ("000", "45", "6789", False),
+        ("666", "45", "6789", False),
+        ("900", "45", "6789", False),
+        ("999", "45", "6789", False),
+        ("123", "00", "6789", False),
+        ("123", "45", "0000", False),
+    ],
+)
 def test_ssn_follows_area_group_serial_rules_when_checked(area, group, serial, valid):
     assert ssn_ok(area, group, serial) is valid
 
 
-@pytest.mark.parametrize(("text", "valid"), [
-    ("192.168.1.10", True), ("8.8.8.8", True), ("256.1.1.1", False), ("01.2.3.4", False), ("1.2.3", False),
-])
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [
+        ("192.168.1.10", True),
+        ("8.8.8.8", True),
+        ("256.1.1.1", False),
+        ("01.2.3.4", False),
+        ("1.2.3", False),
+    ],
+)
 def test_ipv4_valid_only_when_four_octets_in_range(text, valid):
     assert ipv4_ok(text) is valid
 
 
-@pytest.mark.parametrize(("text", "valid"), [
-    ("2001:db8::1", True), ("fe80::1ff:fe23:4567:890a", True), ("::ffff:192.0.2.1", True), ("::1", True),
-    ("10:32:11", False), ("00:1A:2B:3C:4D:5E", False), ("::", False), ("2001:db8:::1", False),
-])
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [
+        ("2001:db8::1", True),
+        ("fe80::1ff:fe23:4567:890a", True),
+        ("::ffff:192.0.2.1", True),
+        ("::1", True),
+        ("10:32:11", False),
+        ("00:1A:2B:3C:4D:5E", False),
+        ("::", False),
+        ("2001:db8:::1", False),
+    ],
+)
 def test_ipv6_valid_only_when_ipaddress_parses_it(text, valid):
     assert ipv6_ok(text) is valid
 
 
-@pytest.mark.parametrize(("digits", "valid"), [
-    ("9780306406157", True), ("0306406152", True), ("080442957X", True), ("9780306406158", False),
-    ("0306406153", False),
-])
+@pytest.mark.parametrize(
+    ("digits", "valid"),
+    [
+        ("9780306406157", True),
+        ("0306406152", True),
+        ("080442957X", True),
+        ("9780306406158", False),
+        ("0306406153", False),
+    ],
+)
 def test_isbn_checksum_decides_when_digits_look_like_a_book_number(digits, valid):
     assert isbn_ok(digits) is valid
 
@@ -106,23 +168,46 @@ def test_isbn_checksum_decides_when_digits_look_like_a_book_number(digits, valid
 class TestPhones:
     validator = PhoneValidator(DEFAULT_PHONE_REGIONS)
 
-    @pytest.mark.parametrize("number", [
-        "(201) 555-0123", "201.555.0123", "201 555 0123", "+1 201 555 0123", "1-800-555-0199",
-        "+44 20 7946 0958", "+44 (0)20 7946 0958", "020 7946 0958", "07700 900123", "030 12345678",
-        "+49 (0)30 12345678", "+33 1 23 45 67 89", "01.23.45.67.89", "201-555-0123 ext. 12", "201-555-0123x12",
-        "+91 98765 43210", "+81 3-1234-5678", "(02) 9876 5432", "+34 612 34 56 78", "+39 02 1234 5678",
-        "0044 20 7946 0958", "(555) 123-4567",
-    ])
+    @pytest.mark.parametrize(
+        "number",
+        [
+            "(201) 555-0123",
+            "201.555.0123",
+            "201 555 0123",
+            "+1 201 555 0123",
+            "1-800-555-0199",
+            "+44 20 7946 0958",
+            "+44 (0)20 7946 0958",
+            "020 7946 0958",
+            "07700 900123",
+            "030 12345678",
+            "+49 (0)30 12345678",
+            "+33 1 23 45 67 89",
+            "01.23.45.67.89",
+            "201-555-0123 ext. 12",
+            "201-555-0123x12",
+            "+91 98765 43210",
+            "+81 3-1234-5678",
+            "(02) 9876 5432",
+            "+34 612 34 56 78",
+            "+39 02 1234 5678",
+            "0044 20 7946 0958",
+            "(555) 123-4567",
+        ],
+    )
     def test_phone_accepted_when_valid_for_a_configured_region_or_international(self, number):
         assert self.validator.is_phone(number)
 
-    @pytest.mark.parametrize("number", [
-        "612 34 56 78",  # Spanish number without +34: Spain is not a configured national region
-        "123 456 7890",  # NANP area codes never start with 1
-        "201 155 0123",  # nor do exchanges
-        "20240115",  # a date: no trunk 0, not ten digits
-        "+44 20 7946",  # too short for the UK
-    ])
+    @pytest.mark.parametrize(
+        "number",
+        [
+            "612 34 56 78",  # Spanish number without +34: Spain is not a configured national region
+            "123 456 7890",  # NANP area codes never start with 1
+            "201 155 0123",  # nor do exchanges
+            "20240115",  # a date: no trunk 0, not ten digits
+            "+44 20 7946",  # too short for the UK
+        ],
+    )
     def test_phone_rejected_when_no_region_plan_accepts_it(self, number):
         assert not self.validator.is_phone(number)
 

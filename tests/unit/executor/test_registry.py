@@ -4,8 +4,6 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from services.llm.settings import LlmSettings
-
 from services.executor.tools import (
     ToolArgumentsError,
     ToolRegistry,
@@ -19,6 +17,7 @@ from services.executor.tools import (
     tool,
 )
 from services.executor.tools.registry import ENTRY_POINT_GROUP
+from services.llm.settings import LlmSettings
 
 
 # User tools, as a package would publish them through entry points.
