@@ -6,7 +6,7 @@ import pytest
 
 from services.executor.tools import ToolRegistry, ToolSettings, build_registry
 from services.executor.tools.knowledge_base import KnowledgeBase
-from tests.unit.executor.local_http import LocalServer
+from tests.support.openai_server import LocalServer
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ import pytest
 
 from services.executor.tools import ToolArgumentsError, ToolError, ToolRegistry, run_tool
 from services.executor.tools.http_get import make_http_get
-from tests.unit.executor.local_http import LocalServer
+from tests.support.openai_server import LocalServer
 
 
 def http_registry(max_chars: int = 20_000) -> ToolRegistry:

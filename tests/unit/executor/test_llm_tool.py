@@ -4,7 +4,7 @@ import pytest
 
 from services.executor.tools import ToolError, ToolRegistry, ToolResult, ToolSettings, build_registry, run_tool
 from services.llm.settings import LlmSettings
-from tests.unit.executor.local_http import API_KEY, LocalServer
+from tests.support.openai_server import API_KEY, LocalServer
 
 
 def llm_settings(server: LocalServer, **overrides: object) -> LlmSettings:

@@ -18,6 +18,8 @@ class ServerState:
 
     chat_requests: list[dict[str, Any]] = field(default_factory=list)
     chat_status: int = 200
+    # What the model answers; None: it echoes the prompt.
+    chat_reply: str | None = None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -42,7 +44,7 @@ class Handler(BaseHTTPRequestHandler):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": f"echo: {prompt}"},
+                        "message": {"role": "assistant", "content": self.server.state.chat_reply or f"echo: {prompt}"},
                         "finish_reason": "stop",
                     }
                 ],
