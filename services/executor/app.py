@@ -58,7 +58,7 @@ class Executor:
         # Commit points waiting for the next commit: many finishing tasks share one round trip.
         self._to_commit: dict[TopicPartition, int] = {}
         self._running: set[asyncio.Task[None]] = set()
-        self.completed = 0
+        self.handled = 0
         broker.subscriber(
             catalogue.name(TASKS_READY),
             **consumer_options(settings.group_id, ack_policy=AckPolicy.MANUAL),
@@ -98,7 +98,7 @@ class Executor:
             return
         finally:
             self._slots.release()
-        self.completed += 1
+        self.handled += 1
         self._to_commit[partition] = self._offsets.finished(partition, offset)
         if self._commit_lock.locked():
             return  # the commit in progress is followed by one that includes this offset

@@ -25,7 +25,7 @@ def build(name: str) -> FastStream:
         on_fatal=lambda error: app.exit(),
         on_ready=context.heartbeat.start,
     )
-    context.heartbeat.report(lambda: {"in_flight": executor.in_flight, "completed": executor.completed})
+    context.heartbeat.report(lambda: {"in_flight": executor.in_flight, "handled": executor.handled})
 
     app.on_startup(context.ensure_topics)
     app.on_shutdown(executor.drain)
