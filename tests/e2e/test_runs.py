@@ -133,3 +133,21 @@ async def test_run_completes_when_the_planner_restarts_mid_run(kafka_bootstrap: 
     assert isinstance(outcome, RunFinished) and outcome.status == "succeeded"
     assert outcome.answer == 2.5
     assert restarted.runs.known(run_id)
+
+
+async def test_client_streams_every_outcome_when_it_listens_to_results(
+    kafka_bootstrap: str, catalogue: Catalogue
+) -> None:
+    async with running_system(kafka_bootstrap, catalogue) as (_, client):
+        stream = client.results()
+        first = asyncio.ensure_future(anext(stream))  # listening before anything is submitted
+        await asyncio.sleep(0)
+        submitted = [
+            await client.submit(plan_text='Task 1: calculator(expression="1 + 1") | Dependencies: none'),
+            await client.submit(plan_text="Task 1: sleep(seconds=0) | Dependencies: Task 1"),
+        ]
+        async with asyncio.timeout(WAIT_S):
+            outcomes = [await first, await anext(stream)]
+        await stream.aclose()
+    assert {outcome.run_id for outcome in outcomes} == set(submitted)
+    assert {type(outcome).__name__ for outcome in outcomes} == {"RunFinished", "RunRejected"}

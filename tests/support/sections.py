@@ -1,0 +1,21 @@
+"""Every section of configs/genesis.yaml and the settings struct that reads it."""
+
+from deploy.local_kafka import LocalKafkaSettings
+from services.curator.settings import CuratorSettings
+from services.executor.settings import ExecutorSettings
+from services.executor.tools.settings import ToolSettings
+from services.llm.settings import LlmSettings
+from services.planner.settings import PlannerSettings
+from services.runtime.settings import RuntimeSettings
+from streams.settings import KafkaSettings
+
+SECTION_TYPES = {
+    "kafka": KafkaSettings,
+    "local_kafka": LocalKafkaSettings,
+    "runtime": RuntimeSettings,
+    "executor": ExecutorSettings,
+    "planner": PlannerSettings,
+    "llm": LlmSettings,
+    "tools": ToolSettings,
+    "curator": CuratorSettings,
+}
