@@ -6,15 +6,28 @@ import asyncio
 import uuid
 
 import pytest
+from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from schemas import RunFinished, RunRejected, TaskReady, decode_event
+from schemas import RunFinished, RunRejected, decode_event
 from streams.broker import consumer_options, make_broker
 from streams.catalogue import RUNS_FINISHED, TASKS_READY, Catalogue
 from streams.settings import KafkaSettings
 from tests.e2e.system import running_system
 
 pytestmark = pytest.mark.kafka
+
+
+def subscribed(bootstrap: str, topic: str, name: str) -> tuple[KafkaBroker, asyncio.Queue]:
+    """A consumer in a group of its own that puts every event of ``topic`` on a queue the test awaits."""
+    broker = make_broker(KafkaSettings(), bootstrap, client_id=name)
+    events: asyncio.Queue = asyncio.Queue()
+
+    @broker.subscriber(topic, **consumer_options(f"{name}-{uuid.uuid4().hex[:6]}"))
+    async def on_event(body: bytes, message: KafkaMessage) -> None:
+        await events.put(decode_event(body))
+
+    return broker, events
 WAIT_S = 60
 
 SIX = range(1, 7)
@@ -87,13 +100,7 @@ async def test_plan_with_cycle_is_rejected_naming_the_cycle(kafka_bootstrap: str
 async def test_results_reach_a_subscribing_consumer_when_runs_finish(
     kafka_bootstrap: str, catalogue: Catalogue
 ) -> None:
-    received: asyncio.Queue[RunFinished] = asyncio.Queue()
-    consumer = make_broker(KafkaSettings(), kafka_bootstrap, client_id="downstream")
-
-    @consumer.subscriber(catalogue.name(RUNS_FINISHED), **consumer_options(f"downstream-{uuid.uuid4().hex[:6]}"))
-    async def on_run_finished(body: bytes, message: KafkaMessage) -> None:
-        await received.put(decode_event(body))
-
+    consumer, received = subscribed(kafka_bootstrap, catalogue.name(RUNS_FINISHED), "downstream")
     async with running_system(kafka_bootstrap, catalogue) as (_, client), consumer:
         await consumer.start()
         run_ids = {
@@ -114,13 +121,7 @@ async def test_run_completes_when_the_planner_restarts_mid_run(kafka_bootstrap: 
         "Task 2: sleep(seconds=2) | Dependencies: Task 1\n"
         'Task 3: calculator(expression="$1 + $2") | Dependencies: Task 1, Task 2\n'
     )
-    dispatched: asyncio.Queue[TaskReady] = asyncio.Queue()
-    watcher = make_broker(KafkaSettings(), kafka_bootstrap, client_id="watcher")
-
-    @watcher.subscriber(catalogue.name(TASKS_READY), **consumer_options(f"watcher-{uuid.uuid4().hex[:6]}"))
-    async def on_task_ready(body: bytes, message: KafkaMessage) -> None:
-        await dispatched.put(decode_event(body))
-
+    watcher, dispatched = subscribed(kafka_bootstrap, catalogue.name(TASKS_READY), "watcher")
     async with running_system(kafka_bootstrap, catalogue) as (system, client), watcher:
         await watcher.start()
         run_id = await client.submit(plan_text=plan)
