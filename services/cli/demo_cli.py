@@ -12,6 +12,8 @@ from services.cli.stack_cli import Stack
 from services.demo.report import print_report
 from services.demo.runner import run_workload
 from services.executor.tools.workload import DEFAULT_WORKLOAD, WorkloadError, load_workload
+from services.warehouse.digest import print_digest
+from services.warehouse.settings import load_warehouse_settings
 
 app = typer.Typer()
 
@@ -37,6 +39,7 @@ def demo(
     try:
         result = asyncio.run(run_workload(jobs, in_flight=in_flight, timeout_s=timeout_s))
         summary = print_report(console, result)
+        print_digest(console, load_warehouse_settings(), [item.outcome.run_id for item in result.outcomes if item.outcome])
     finally:
         if not (already_up or keep_running):
             with console.status("stopping what the demo started"):

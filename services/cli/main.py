@@ -8,6 +8,8 @@ from configs.settings import ConfigError
 from services.cli import demo_cli, kafka_cli, plan_cli, stack_cli, submit_cli
 from services.cli.console import fail
 from services.curator import cli as curator_cli
+from services.trainer import cli as trainer_cli
+from services.warehouse import cli as warehouse_cli
 
 app = typer.Typer(
     help="Genesis GAP: agent plans as parallel DAGs over Kafka, traced in DuckDB, improved with Agent Lightning.",
@@ -17,6 +19,9 @@ app = typer.Typer(
 app.add_typer(kafka_cli.app, name="kafka")
 app.add_typer(plan_cli.app, name="plan")
 app.add_typer(curator_cli.app, name="data")
+app.add_typer(trainer_cli.app, name="trainer")
+app.add_typer(warehouse_cli.app, name="warehouse")
+app.add_typer(warehouse_cli.runs_app, name="runs")
 for commands in (demo_cli.app, submit_cli.app, stack_cli.app):
     app.registered_commands += commands.registered_commands
 

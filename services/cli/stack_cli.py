@@ -19,6 +19,8 @@ from streams.settings import load_kafka_settings
 SERVICE_MODULES = {
     "planner": "services.planner.bootstrap",
     "executor": "services.executor.bootstrap",
+    "trainer": "services.trainer.bootstrap",
+    "warehouse": "services.warehouse.bootstrap",
 }
 KAFKA_STARTED_BY_UP = "kafka.started-by-up"
 
@@ -27,7 +29,7 @@ app = typer.Typer()
 
 @app.command()
 def up(executors: int = typer.Option(2, "--executors", "-e", min=1, help="Executor processes to start.")) -> None:
-    """Start Kafka (local, unless one is configured), the planner and N executors; return when all are ready."""
+    """Start Kafka (local unless one is configured), the planner, N executors and the warehouse; wait until ready."""
     stack = Stack()
     stack.up(executors)
     for state in stack.supervisor.names():
@@ -84,7 +86,7 @@ class Stack:
         self.supervisor = Supervisor(self.runtime)
         self.bootstrap = bootstrap_servers(self.kafka, self.local)
 
-    def up(self, executors: int, *, extra: tuple[str, ...] = ()) -> None:
+    def up(self, executors: int) -> None:
         try:
             if uses_local_broker(self.kafka) and not LocalKafka(self.local).status().running:
                 LocalKafka(self.local).up()
@@ -93,7 +95,7 @@ class Stack:
         except LocalKafkaError as error:
             fail(str(error))
         names = [("planner", "planner"), *((f"executor-{n}", "executor") for n in range(1, executors + 1))]
-        names += [(kind, kind) for kind in extra]
+        names.append(("warehouse", "warehouse"))
         for name, kind in names:
             self.supervisor.start(kind, name)
         try:

@@ -27,6 +27,8 @@ def genesis(kafka_bootstrap: str, tmp_path: Path) -> Iterator:
         "GENESIS_PLANNER_GROUP_ID": f"{prefix}-planner",
         "GENESIS_EXECUTOR_GROUP_ID": f"{prefix}-executors",
         "GENESIS_RUNTIME_STATE_DIR": str(tmp_path / "state"),
+        "GENESIS_WAREHOUSE_GROUP_ID": f"{prefix}-warehouse",
+        "GENESIS_WAREHOUSE_DIR": str(tmp_path / "warehouse"),
         "GENESIS_TOOLS_KB_LATENCY_S": "0",
     }
 
@@ -52,7 +54,7 @@ def test_user_runs_a_plan_through_background_services_when_the_system_is_up(gene
 
     status = json.loads(genesis("status", "--json").stdout)
     services = {service["name"]: service for service in status["services"]}
-    assert {"planner", "executor-1"} <= set(services)
+    assert {"planner", "executor-1", "warehouse"} <= set(services)
     assert all(service["healthy"] and service["pid"] for service in services.values())
     assert status["kafka"]["mode"] == "configured"
 

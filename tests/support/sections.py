@@ -7,6 +7,7 @@ from services.executor.tools.settings import ToolSettings
 from services.llm.settings import LlmSettings
 from services.planner.settings import PlannerSettings
 from services.runtime.settings import RuntimeSettings
+from services.warehouse.settings import WarehouseSettings
 from streams.settings import KafkaSettings
 
 SECTION_TYPES = {
@@ -18,4 +19,5 @@ SECTION_TYPES = {
     "llm": LlmSettings,
     "tools": ToolSettings,
     "curator": CuratorSettings,
+    "warehouse": WarehouseSettings,
 }

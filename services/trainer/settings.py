@@ -1,0 +1,94 @@
+"""The trainer's configuration: configs/lightning_trainer.yaml, decoded strictly (an unknown key is an error that
+names it), read once by the command or service that needs it and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+import yaml
+
+from configs.settings import CONFIG_DIR, ConfigError
+from services.trainer.core.environment import EnvironmentConfig
+from services.trainer.core.reward import RewardConfig
+
+DEFAULT_TRAINER_CONFIG = CONFIG_DIR / "lightning_trainer.yaml"
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class AlgorithmConfig(_Section):
+    # policy_search: the cross-entropy search over the policy knobs, on CPU. apo and verl are described in
+    # docs/AGENT_LIGHTNING_RESEARCH.md; `genesis trainer run` says what each needs when it is chosen.
+    name: Literal["policy_search", "apo", "verl"] = "policy_search"
+    episodes: int = 12
+    # Candidate policies per episode.
+    population: int = 8
+    # Environment episodes every candidate runs per search episode (the same ones for every candidate).
+    batch_size: int = 4
+    elite_fraction: float = 0.25
+    smoothing: float = 0.7
+    # Held-out environment episodes on which the starting and the learned policy are compared.
+    validation_episodes: int = 8
+    seed: int = 7
+    # A batch of rollouts that has not finished by then is an error, not a silent gap in the curve.
+    rollout_timeout_s: float = 60.0
+
+
+class SearchSpace(_Section):
+    """The planner policy knobs the search may change, with the values it may try; an empty or missing knob
+    keeps the starting policy's value (the planner section of configs/genesis.yaml)."""
+
+    max_parallelism: tuple[int, ...] = ()
+    gap_threshold: tuple[int, ...] = ()
+    max_attempts: tuple[int, ...] = ()
+
+    def knobs(self) -> dict[str, tuple[int, ...]]:
+        return {knob: values for knob, values in msgspec.structs.asdict(self).items() if values}
+
+
+class StoreConfig(_Section):
+    # The in-memory LightningStore, shared by one runner thread (the shm strategy). It is the backend that keeps
+    # the policy resource's knobs as they are (docs/adr/0002-agent-lightning-0.3.md).
+    backend: Literal["memory"] = "memory"
+
+
+class CollectorConfig(_Section):
+    """The trainer service: finished runs from Kafka become rollouts."""
+
+    group_id: str = "genesis-trainer"
+    # Run ids remembered, so a redelivered RunFinished does not become a second rollout.
+    remember_runs: int = 100_000
+    # Runs whose turns are held while their RunFinished has not arrived; the oldest are dropped beyond this.
+    max_open_runs: int = 10_000
+
+
+class OutputConfig(_Section):
+    reward_curve: str = ".genesis/trainer/reward_curve.png"
+
+
+class TrainerConfig(_Section):
+    algorithm: AlgorithmConfig = AlgorithmConfig()
+    optimise: SearchSpace = SearchSpace()
+    reward: RewardConfig = RewardConfig()
+    environment: EnvironmentConfig = EnvironmentConfig()
+    store: StoreConfig = StoreConfig()
+    collector: CollectorConfig = CollectorConfig()
+    output: OutputConfig = OutputConfig()
+
+
+def load_trainer_config(path: Path = DEFAULT_TRAINER_CONFIG) -> TrainerConfig:
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"trainer config file not found: {path}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    try:
+        return msgspec.convert(document, TrainerConfig)
+    except (msgspec.ValidationError, ValueError) as error:
+        # msgspec says "... - at `$.algorithm.episodes`"; name the key as it is written in the file.
+        raise ConfigError(f"{path}: {str(error).replace('`$.', '`').replace('`$`', 'the top level')}") from None

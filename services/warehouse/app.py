@@ -1,0 +1,230 @@
+"""The warehouse service: every event topic, in its own consumer group, into DuckDB exactly once.
+
+Why a plain aiokafka consumer rather than a FastStream subscriber: the offsets live in DuckDB, so on every
+assignment each partition must be sought to the stored offset before anything is read from it, and a batch is cut
+by size and time across many polls. A `getmany` loop that owns its consumer makes both explicit; a subscriber
+hands over one message (or one poll) at a time and keeps positions itself. The service is still a FastStream app:
+its broker publishes dead letters, and its lifespan starts and stops this loop (see bootstrap.py).
+
+Exactly-once: a batch's rows and the offsets just past it commit in one DuckDB transaction; on assignment every
+partition resumes at its stored offset (or at the beginning when none is stored). Kafka's committed offsets are
+written afterwards for lag tools only and never read, so a crash between the two commits changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from services.warehouse.core.batch import Batch, Partition
+from services.warehouse.settings import WarehouseSettings
+from services.warehouse.snapshots import every_day, write_snapshot
+from services.warehouse.store import WarehouseStore
+from services.warehouse.writer import BatchWriter
+from streams.broker import consumer_options
+from streams.catalogue import Catalogue
+from streams.inbox import Inbox
+from streams.rebalance import RebalanceHooks
+
+log = logging.getLogger(__name__)
+POLL_TIMEOUT_MS = 100  # how late a due batch can be written when no records arrive
+SNAPSHOT_SHARE = 0.2  # snapshots never take more than this share of the time
+
+
+class Warehouse:
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        catalogue: Catalogue,
+        settings: WarehouseSettings,
+        store: WarehouseStore,
+        writer: BatchWriter,
+        inbox: Inbox,
+        name: str,
+        on_fatal: Callable[[BaseException], None],
+        on_ready: Callable[[], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._topics = catalogue.event_topics()
+        self._settings = settings
+        self._store = store
+        self._writer = writer
+        self._inbox = inbox
+        self._name = name
+        self._on_fatal = on_fatal
+        self._on_ready = on_ready
+        self._clock = clock
+        self._batch = Batch()
+        # Held while a batch is taken and handed over, and by rebalance hooks: a hook never sees half of that.
+        self._lock = asyncio.Lock()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._consuming: asyncio.Task[None] | None = None
+        self._snapshotting: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._failed = False  # a batch could not be written: nothing more is written, the process exits
+        self._kafka_committed: dict[Partition, int] = {}
+        self.dead_letters = 0
+        self.snapshot_files = 0
+
+    def figures(self) -> dict[str, object]:
+        """For the heartbeat (`genesis status`)."""
+        return {
+            "events": self._writer.events,
+            "repeated": self._writer.repeated,
+            "dead_letters": self.dead_letters,
+            "snapshot_files": self.snapshot_files,
+        }
+
+    async def start(self) -> None:
+        await self._writer.start()
+        options = consumer_options(self._settings.group_id)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._name,
+            enable_auto_commit=False,
+            **{key: options[key] for key in ("group_id", "auto_offset_reset", "heartbeat_interval_ms", "session_timeout_ms")},
+        )
+        self._consumer.subscribe(
+            self._topics,
+            listener=RebalanceHooks(
+                on_assigned=self._resume_from_stored, on_revoked=self._release, on_first_assignment=self._on_ready
+            ),
+        )
+        await self._consumer.start()
+        self._consuming = asyncio.create_task(self._consume())
+        self._snapshotting = asyncio.create_task(self._snapshot_loop())
+
+    async def stop(self) -> None:
+        """Write what was consumed, take a last snapshot, leave the group."""
+        self._stopping = True
+        if self._consuming is not None:
+            await self._consuming
+        if self._snapshotting is not None:
+            self._snapshotting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._snapshotting
+        try:
+            if not self._failed:
+                async with self._lock:
+                    await self._flush()
+                await self._writer.settled()
+                await self._snapshot(self._writer.take_touched())
+        finally:
+            if self._consumer is not None:
+                await self._consumer.stop()
+            await self._writer.close()
+
+    async def _consume(self) -> None:
+        assert self._consumer is not None
+        try:
+            while not self._stopping:
+                records = await self._consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=self._settings.batch_max_events)
+                async with self._lock:
+                    now = self._clock()
+                    for partition_records in records.values():
+                        for record in partition_records:
+                            self._batch.add(record, now)
+                    if self._batch.due(now, max_events=self._settings.batch_max_events, max_wait_s=self._settings.batch_max_wait_s):
+                        await self._flush()
+                    await self._writer.collect()
+                await self._commit_to_kafka()
+        except Exception as error:  # noqa: BLE001 - the process stops; a restart resumes from the stored offsets
+            self._fail(error)
+
+    async def _flush(self) -> None:
+        """Hand the current batch over (call with the lock held). Dead letters are published before the commit
+        that stores offsets past them, so a crash can repeat a dead letter but never lose one."""
+        batch, self._batch = self._batch, Batch()
+        if batch.is_empty:
+            return
+        prepared = await self._writer.prepare(batch)
+        for letter in prepared.dead_letters:
+            await self._inbox.dead_letter(letter.record, letter.record.value, letter.reason)
+        self.dead_letters += len(prepared.dead_letters)
+        await self._writer.commit(prepared)
+
+    async def _commit_to_kafka(self) -> None:
+        """Tell Kafka how far the warehouse got, for lag tools; never read back, so failures only log."""
+        assert self._consumer is not None
+        assigned = self._consumer.assignment()
+        due = {
+            TopicPartition(topic, partition): offset
+            for (topic, partition), offset in self._writer.stored_offsets.items()
+            if self._kafka_committed.get((topic, partition)) != offset and TopicPartition(topic, partition) in assigned
+        }
+        if not due:
+            return
+        try:
+            await self._consumer.commit(due)
+        except KafkaError as error:
+            log.debug("%s could not commit offsets to Kafka (informational only): %s", self._name, error)
+            return
+        self._kafka_committed.update({(tp.topic, tp.partition): offset for tp, offset in due.items()})
+
+    async def _release(self, revoked: set[TopicPartition]) -> None:
+        """Partitions leave: drop their records not yet handed over (their stored offsets still point at them)."""
+        async with self._lock:
+            self._batch.drop({(tp.topic, tp.partition) for tp in revoked})
+            await self._settled_or_fatal()
+
+    async def _resume_from_stored(self, assigned: set[TopicPartition]) -> None:
+        """Partitions arrive: read each from the offset stored with the rows, whatever Kafka has committed."""
+        assert self._consumer is not None
+        async with self._lock:
+            await self._settled_or_fatal()
+            stored = await self._writer.in_database(self._store.stored_offsets)
+            # Nothing stored: the partition's first offset still held. (seek_to_beginning here makes aiokafka
+            # deliver the records it already fetched a second time.)
+            beginnings = await self._consumer.beginning_offsets(list(assigned)) if assigned else {}
+            for partition in assigned:
+                self._consumer.seek(partition, stored.get((partition.topic, partition.partition), beginnings[partition]))
+        log.info("%s resumes %d partitions from the offsets stored in DuckDB", self._name, len(assigned))
+
+    async def _settled_or_fatal(self) -> None:
+        try:
+            await self._writer.settled()
+        except Exception as error:
+            self._fail(error)
+            raise
+
+    def _fail(self, error: BaseException) -> None:
+        """Positions may now be past what is stored: stop consuming, and let a restart resume from DuckDB."""
+        log.error("%s stops: writing a batch failed", self._name, exc_info=error)
+        self._failed = self._stopping = True
+        self._on_fatal(error)
+
+    async def _snapshot_loop(self) -> None:
+        pending = await self._writer.in_database(every_day, self._store.connection)
+        while True:
+            touched = self._writer.take_touched()
+            for table, days in pending.items():
+                touched.setdefault(table, set()).update(days)
+            started = self._clock()
+            pending = {} if await self._snapshot(touched) else touched
+            spent = self._clock() - started
+            await asyncio.sleep(max(self._settings.snapshot_interval_s, spent / SNAPSHOT_SHARE - spent))
+
+    async def _snapshot(self, touched: dict[str, set[date]]) -> bool:
+        """Rewrite the touched partitions on a cursor of their own, so ingest goes on meanwhile; False on failure."""
+        if not any(touched.values()):
+            return True
+        try:
+            cursor = await self._writer.in_database(self._store.connection.cursor)
+            try:
+                written = await asyncio.to_thread(write_snapshot, cursor, self._settings.snapshot_dir, touched)
+            finally:
+                cursor.close()
+        except Exception:  # noqa: BLE001 - analysts get a later snapshot; ingest must not stop for this
+            log.exception("%s could not write a snapshot; retrying later", self._name)
+            return False
+        self.snapshot_files += written
+        return True

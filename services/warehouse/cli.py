@@ -1,0 +1,104 @@
+"""genesis warehouse sql | genesis runs list | genesis runs show: the warehouse for analysts, while it runs."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import typer
+from rich.table import Table
+
+from services.cli.console import console, errors, fail
+from services.warehouse import gantt
+from services.warehouse.query import BadQuery, QueryResult, WarehouseUnavailable, open_reader
+from services.warehouse.runs import RunNotFound, latest_runs, load_timeline, resolve_run_id
+from services.warehouse.settings import load_warehouse_settings
+
+app = typer.Typer(help="The trace warehouse: SQL over every event (docs/WAREHOUSE.md).", no_args_is_help=True)
+runs_app = typer.Typer(help="Runs as the warehouse recorded them: tasks, attempts, timelines.", no_args_is_help=True)
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(..., help='SQL over the warehouse\'s tables and views, e.g. "SELECT * FROM tool_latency".'),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array of row objects."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print CSV with a header row."),
+) -> None:
+    """Answer SQL from the snapshots while the warehouse service runs, or from its file when it does not."""
+    if as_json and as_csv:
+        fail("choose one of --json and --csv", code=2)
+    result, source = _answer(lambda reader: reader.query(query))
+    if as_json:
+        sys.stdout.write(msgspec.json.encode(result.records(), enc_hook=str).decode() + "\n")
+    elif as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+    else:
+        _print_table(result)
+        errors.print(f"[dim]{len(result.rows)} rows from {source}[/]", highlight=False)
+
+
+@runs_app.command("list")
+def list_runs(limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many of the latest runs.")) -> None:
+    """The latest runs: status, size, makespan and speedup."""
+    result, source = _answer(lambda reader: latest_runs(reader, limit))
+    _print_table(result)
+    errors.print(f"[dim]from {source}[/]", highlight=False)
+
+
+@runs_app.command("show")
+def show_run(
+    run_id: str = typer.Argument(..., help="A run id, or the start of one."),
+    chart: Path | None = typer.Option(None, "--gantt", help="Write the run's timeline to this .png or .html file."),
+) -> None:
+    """A run's tasks, dependencies and attempts; --gantt draws when each attempt ran, and on which executor."""
+    timeline, _ = _answer(lambda reader: load_timeline(reader, resolve_run_id(reader, run_id)))
+    console.print(gantt.title(timeline), highlight=False)
+    critical = timeline.critical_path()
+    table = Table("task", "tool", "needs", "status", "attempts", "executor", "seconds", "critical path")
+    for task in timeline.tasks:
+        settling = task.settling
+        seconds = ""
+        if settling is not None and settling.started_at and settling.finished_at:
+            seconds = f"{(settling.finished_at - settling.started_at).total_seconds():.3f}"
+        table.add_row(
+            task.task_id,
+            task.tool or "llm",
+            ", ".join(task.deps),
+            task.status if task.skip_reason is None else f"skipped: {task.skip_reason}",
+            str(len(task.attempts)),
+            (settling.executor if settling else None) or "",
+            seconds,
+            "★" if task.task_id in critical else "",
+        )
+    console.print(table)
+    if chart is not None:
+        try:
+            written = gantt.render(timeline, chart)
+        except gantt.UnsupportedChartFormat as error:
+            fail(str(error), code=2)
+        console.print(f"timeline: {written.resolve()}", highlight=False)
+
+
+def _answer(ask: Any) -> tuple[Any, str]:
+    """Run ``ask(reader)`` against the warehouse; failures become one line on stderr (exit 2 for bad input)."""
+    try:
+        with open_reader(load_warehouse_settings()) as reader:
+            return ask(reader), reader.source
+    except BadQuery as error:
+        fail(f"bad query: {error}", code=2)
+    except RunNotFound as error:
+        fail(str(error), code=2)
+    except WarehouseUnavailable as error:
+        fail(str(error))
+
+
+def _print_table(result: QueryResult) -> None:
+    table = Table(*result.columns)
+    for row in result.rows:
+        table.add_row(*("" if value is None else str(value) for value in row))
+    console.print(table)

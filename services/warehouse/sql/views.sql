@@ -1,0 +1,57 @@
+-- What analysts ask most, as views over the tables (docs/WAREHOUSE.md). Created in the DuckDB file by the writer,
+-- and over the Parquet snapshots by `genesis warehouse sql`, so the same names work in both places.
+
+-- Latency of finished attempts per tool, as the executors measured it.
+CREATE OR REPLACE VIEW tool_latency AS
+SELECT
+    tool,
+    count(*) AS attempts,
+    quantile_cont(latency_s, 0.5) AS p50_s,
+    quantile_cont(latency_s, 0.95) AS p95_s,
+    max(latency_s) AS max_s,
+    sum(latency_s) AS busy_s
+FROM task_attempts
+WHERE latency_s IS NOT NULL
+GROUP BY tool;
+
+-- Per finished run: how much parallelism bought, and how close the run came to its critical path (1.0 = no overhead).
+CREATE OR REPLACE VIEW run_speedup AS
+SELECT
+    run_id,
+    status,
+    strategy,
+    tasks,
+    attempts,
+    makespan_s,
+    sequential_s,
+    critical_path_s,
+    speedup,
+    makespan_s / nullif(critical_path_s, 0) AS makespan_over_critical_path,
+    finished_at,
+    day
+FROM runs
+WHERE finished_at IS NOT NULL AND status <> 'rejected';
+
+-- Share of finished attempts that failed, per tool.
+CREATE OR REPLACE VIEW tool_error_rates AS
+SELECT
+    tool,
+    count(*) AS attempts,
+    count(*) FILTER (WHERE status = 'error') AS errors,
+    count(*) FILTER (WHERE status = 'error') / count(*) AS error_rate
+FROM task_attempts
+WHERE status <> 'dispatched'
+GROUP BY tool;
+
+-- Tokens per operation, tool and model (OpenTelemetry GenAI names).
+CREATE OR REPLACE VIEW token_use AS
+SELECT
+    operation_name,
+    tool_name,
+    request_model,
+    count(*) AS calls,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    sum(input_tokens + output_tokens) AS total_tokens
+FROM turns
+GROUP BY operation_name, tool_name, request_model;

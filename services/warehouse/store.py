@@ -1,0 +1,113 @@
+"""The writer's DuckDB side: the schema, and one transaction per batch that holds its rows and its offsets.
+
+Exactly-once rests on that transaction: the rows of a batch and the Kafka offsets just past it commit together or
+not at all, and a restarted consumer starts from the stored offsets. A crash anywhere (before, during or after the
+commit, or between it and the informational Kafka commit) therefore neither loses nor repeats a row.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from services.warehouse.core.batch import Partition
+from services.warehouse.core.prepare import PreparedBatch
+from services.warehouse.core.tables import EVENTS, KAFKA_OFFSETS, UPSERTED
+from services.warehouse.sql import named_statements, script
+
+_WRITES = named_statements("writes.sql")
+_LOCK_RETRY_S = 0.1
+
+
+class BatchRefused(RuntimeError):
+    pass
+
+
+@dataclass
+class WriteResult:
+    events: int = 0  # new events stored
+    repeated: int = 0  # events whose id was already stored (kept once)
+    # Per table, the days whose rows changed: the snapshot partitions to rewrite.
+    touched: dict[str, set[date]] = field(default_factory=dict)
+
+
+class WarehouseStore:
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self.connection = connection
+        self._failed: BaseException | None = None
+        connection.execute(script("schema.sql"))
+        connection.execute(script("views.sql"))
+
+    @classmethod
+    def open(cls, path: Path, *, checkpoint_threshold: str, timeout_s: float) -> WarehouseStore:
+        """Open the file for writing; a reader holding it briefly (`genesis warehouse sql`) is waited for.
+
+        DuckDB gets one thread: the writer's other thread prepares the next batch on the second core.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return cls(duckdb.connect(str(path), config={"checkpoint_threshold": checkpoint_threshold, "threads": int(__import__("os").environ.get("WH_THREADS", "1"))}))
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(_LOCK_RETRY_S)
+
+    def stored_offsets(self) -> dict[Partition, int]:
+        rows = self.connection.execute("SELECT topic, partition, next_offset FROM kafka_offsets").fetchall()
+        return {(topic, partition): next_offset for topic, partition, next_offset in rows}
+
+    def count(self, table: str) -> int:
+        return self.connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+
+    def commit(self, batch: PreparedBatch) -> WriteResult:
+        """Store a prepared batch and the offsets it reached, in one transaction.
+
+        After a failed commit every later one is refused: batches are handed over ahead of their commit, and a
+        later batch's offsets are past the failed batch's records, so committing it would lose them.
+        """
+        if self._failed is not None:
+            raise BatchRefused("an earlier batch failed to commit; restart to resume from the stored offsets") from self._failed
+        result = WriteResult()
+        self.connection.begin()
+        try:
+            fresh = {row[0] for row in self._run(EVENTS.name, batch.events)}
+            result.events, result.repeated = len(fresh), batch.received - len(fresh)
+            derived = batch.derived if len(fresh) == len(batch.items) else batch.derive_only(fresh)
+            if fresh:
+                result.touched[EVENTS.name] = _days(batch.events)
+            for name, table in derived.items():
+                written = self._run(name, table)
+                result.touched[name] = {row[0] for row in written} if name in UPSERTED else _days(table)
+            if batch.offsets.num_rows:
+                self._run(KAFKA_OFFSETS.name, batch.offsets)
+            self.connection.commit()
+        except BaseException as error:
+            self._failed = error
+            self.connection.rollback()
+            raise
+        return result
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def _run(self, name: str, table: pa.Table) -> list[tuple[Any, ...]]:
+        """Run the named write with the batch's table registered as `batch_<name>`; its RETURNING rows."""
+        view = f"batch_{name}"
+        self.connection.register(view, table)
+        try:
+            return self.connection.execute(_WRITES[name].sql).fetchall()
+        finally:
+            self.connection.unregister(view)
+
+
+def _days(table: pa.Table) -> set[date]:
+    return set(pc.unique(table.column("day")).to_pylist())

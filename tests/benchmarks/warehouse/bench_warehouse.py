@@ -1,0 +1,160 @@
+"""Warehouse benchmark: the writer core's sustained ingest rate, and the analyst queries at a million attempts.
+
+Run: uv run python -m tests.benchmarks.warehouse.bench_warehouse [--attempts N] [--batch N] [--repeat R] [--dir D]
+
+Not a timed test: the figures depend on the machine. What is measured:
+  ingest   The writer core exactly as the service runs it, minus Kafka: synthetic records (generated first, as the
+           consumer would hand them over) are cut into batches, each decoded, scrubbed for PII (on, the default),
+           mapped to rows and Arrow tables on the preparing thread, and committed with its Kafka offsets in one
+           DuckDB transaction on the database thread while the next batch is prepared. events/s = events over the
+           wall time from the first batch to the last commit; DuckDB's automatic checkpoints fall inside it. The
+           final checkpoint when the file is closed is timed separately.
+  snapshot One full Parquet snapshot of every table and day (what the service writes after a restart).
+  queries  Every documented analyst query (services/warehouse/sql/examples.sql), against the DuckDB file opened
+           read-only (no writer running) and against the snapshots (how analysts read while the writer runs):
+           the first (cold) run and the median of the next --repeat runs.
+Targets on this two-core machine: at least 50,000 events/s ingest, every query under 500 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from services.warehouse.bootstrap import build_scrubber
+from services.warehouse.core.batch import Batch
+from services.warehouse.query import Reader, snapshot_reader
+from services.warehouse.settings import WarehouseSettings
+from services.warehouse.snapshots import every_day, write_snapshot
+from services.warehouse.sql import named_statements
+from services.warehouse.store import WarehouseStore
+from services.warehouse.writer import BatchWriter, tune_process_for_ingest
+from tests.benchmarks.warehouse.synthetic import SyntheticRecord, SyntheticStream
+
+INGEST_TARGET = 50_000
+QUERY_TARGET_MS = 500.0
+console = Console()
+
+
+def generate(attempts: int, seed: int) -> tuple[list[SyntheticRecord], SyntheticStream]:
+    stream = SyntheticStream(seed)
+    records: list[SyntheticRecord] = []
+    with _progress() as progress:
+        task = progress.add_task("generating events", total=attempts)
+        for record in stream.records(attempts):
+            records.append(record)
+            if len(records) % 10_000 == 0:
+                progress.update(task, completed=stream.attempts)
+        progress.update(task, completed=stream.attempts)
+    return records, stream
+
+
+async def ingest(records: list[SyntheticRecord], settings: WarehouseSettings) -> tuple[float, float]:
+    """Seconds for the whole stream, and for the final checkpoint."""
+    store = WarehouseStore.open(settings.database_path, checkpoint_threshold=settings.checkpoint_threshold, timeout_s=5)
+    writer = BatchWriter(store, build_scrubber(settings))
+    await writer.start()
+    size = settings.batch_max_events
+    with _progress() as progress:
+        task = progress.add_task("ingesting", total=len(records))
+        started = time.perf_counter()
+        for start in range(0, len(records), size):
+            batch = Batch()
+            for record in records[start : start + size]:
+                batch.add(record, 0.0)
+            await writer.commit(await writer.prepare(batch))
+            progress.update(task, completed=start + len(batch))
+        await writer.settled()
+        elapsed = time.perf_counter() - started
+    assert writer.events == len(records), (writer.events, len(records))
+    closing = time.perf_counter()
+    await writer.close()
+    return elapsed, time.perf_counter() - closing
+
+
+def time_queries(reader: Reader, repeat: int) -> dict[str, tuple[float, float]]:
+    """Per documented query: the first run and the median of the next ``repeat`` runs, in milliseconds."""
+    timings = {}
+    for name, query in named_statements("examples.sql").items():
+        runs = []
+        for _ in range(repeat + 1):
+            started = time.perf_counter()
+            reader.query(query.sql)
+            runs.append((time.perf_counter() - started) * 1000)
+        timings[name] = (runs[0], statistics.median(runs[1:]))
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--attempts", type=int, default=1_000_000, help="task attempts to generate")
+    parser.add_argument("--batch", type=int, default=WarehouseSettings().batch_max_events, help="events per batch")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs of each query after the first")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--dir", type=Path, default=None, help="where the warehouse goes (default: a temporary dir)")
+    args = parser.parse_args()
+
+    root = args.dir or Path(tempfile.mkdtemp(prefix="warehouse-bench-"))
+    shutil.rmtree(root, ignore_errors=True)
+    settings = WarehouseSettings(dir=str(root), batch_max_events=args.batch, checkpoint_threshold=__import__("os").environ.get("WH_CKPT", "1GB"))
+    tune_process_for_ingest()  # as the service's bootstrap does
+    records, stream = generate(args.attempts, args.seed)
+    # The generated records stay in memory for the whole run, which a service never does: keep the collector
+    # from rescanning them, so the figure is the writer's and not an artefact of generating everything first.
+    gc.freeze()
+    console.print(f"{len(records):,} events: {stream.runs:,} runs, {stream.attempts:,} task attempts")
+
+    elapsed, checkpoint_s = asyncio.run(ingest(records, settings))
+    rate = len(records) / elapsed
+    size_mb = settings.database_path.stat().st_size / 1e6
+    console.print(
+        f"[bold]ingest: {rate:,.0f} events/s[/] ({len(records):,} events in {elapsed:.1f} s, batches of {args.batch:,}, "
+        f"PII scrubbing on; final checkpoint {checkpoint_s:.1f} s; file {size_mb:,.0f} MB) "
+        + ("[green]meets[/]" if rate >= INGEST_TARGET else "[red]misses[/]")
+        + f" the {INGEST_TARGET:,}/s target"
+    )
+    del records
+    gc.unfreeze()
+
+    with duckdb.connect(str(settings.database_path)) as connection:
+        with console.status("writing a full Parquet snapshot"):
+            started = time.perf_counter()
+            files = write_snapshot(connection.cursor(), settings.snapshot_dir, every_day(connection))
+            console.print(f"snapshot: {files} files in {time.perf_counter() - started:.1f} s")
+        attempts = connection.execute("SELECT count(*) FROM task_attempts").fetchone()[0]
+
+    with Reader(duckdb.connect(str(settings.database_path), read_only=True), "file") as reader:
+        on_file = time_queries(reader, args.repeat)
+    with snapshot_reader(settings.snapshot_dir, "snapshots") as reader:
+        on_snapshots = time_queries(reader, args.repeat)
+    table = Table(
+        f"query ({attempts:,} task attempts)", "file: first ms", "file: median ms", "snapshots: first ms", "snapshots: median ms"
+    )
+    for name in on_file:
+        cells = [*on_file[name], *on_snapshots[name]]
+        table.add_row(name, *(f"[red]{ms:.0f}" if ms >= QUERY_TARGET_MS else f"{ms:.0f}" for ms in cells))
+    console.print(table)
+    slowest = max(max(cells) for cells in (*on_file.values(), *on_snapshots.values()))
+    verdict = "[green]meets[/]" if slowest < QUERY_TARGET_MS else "[red]misses[/]"
+    console.print(f"slowest query run: {slowest:.0f} ms, {verdict} the {QUERY_TARGET_MS:.0f} ms target")
+    if args.dir is None:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+
+
+if __name__ == "__main__":
+    main()
