@@ -70,6 +70,7 @@ class Warehouse:
         self._consuming: asyncio.Task[None] | None = None
         self._snapshotting: asyncio.Task[None] | None = None
         self._stopping = False
+        self._stopped = asyncio.Event()
         self._failed = False  # a batch could not be written: nothing more is written, the process exits
         self._kafka_committed: dict[Partition, int] = {}
         self.dead_letters = 0
@@ -106,12 +107,11 @@ class Warehouse:
     async def stop(self) -> None:
         """Write what was consumed, take a last snapshot, leave the group."""
         self._stopping = True
+        self._stopped.set()
         if self._consuming is not None:
             await self._consuming
         if self._snapshotting is not None:
-            self._snapshotting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._snapshotting
+            await self._snapshotting  # a snapshot being written is finished, not cancelled: its thread holds a cursor
         try:
             if not self._failed:
                 async with self._lock:
@@ -203,15 +203,21 @@ class Warehouse:
         self._on_fatal(error)
 
     async def _snapshot_loop(self) -> None:
+        """Snapshot what changed, then wait for the interval or the stop; stop() takes the last snapshot itself."""
         pending = await self._writer.in_database(every_day, self._store.connection)
-        while True:
+        while not self._stopped.is_set():
             touched = self._writer.take_touched()
             for table, days in pending.items():
                 touched.setdefault(table, set()).update(days)
             started = self._clock()
             pending = {} if await self._snapshot(touched) else touched
             spent = self._clock() - started
-            await asyncio.sleep(max(self._settings.snapshot_interval_s, spent / SNAPSHOT_SHARE - spent))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stopped.wait(), max(self._settings.snapshot_interval_s, spent / SNAPSHOT_SHARE - spent)
+                )
+        for table, days in pending.items():  # not written: the last snapshot takes them
+            self._writer.touched[table] |= days
 
     async def _snapshot(self, touched: dict[str, set[date]]) -> bool:
         """Rewrite the touched partitions on a cursor of their own, so ingest goes on meanwhile; False on failure."""

@@ -55,7 +55,8 @@ class WarehouseStore:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                return cls(duckdb.connect(str(path), config={"checkpoint_threshold": checkpoint_threshold, "threads": int(__import__("os").environ.get("WH_THREADS", "1"))}))
+                config = {"checkpoint_threshold": checkpoint_threshold, "threads": 1}
+                return cls(duckdb.connect(str(path), config=config))
             except duckdb.IOException as error:
                 if "lock" not in str(error).lower() or time.monotonic() > deadline:
                     raise

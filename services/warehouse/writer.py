@@ -24,7 +24,9 @@ T = TypeVar("T")
 # See tune_process_for_ingest.
 GC_FIRST_GENERATION_THRESHOLD = 100_000
 GIL_SWITCH_INTERVAL_S = 0.0001
-COMMITS_AHEAD = int(__import__("os").environ.get("WH_AHEAD", "4"))
+# Batches handed to the database thread before preparing waits: enough to keep preparing through a checkpoint
+# (DuckDB folds its log into the file inside one commit, for a second or two at the default threshold).
+COMMITS_AHEAD = 4
 
 
 def tune_process_for_ingest() -> None:

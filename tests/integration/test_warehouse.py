@@ -85,7 +85,11 @@ class WarehouseProcess:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            self.process.wait(WAIT_S)
+            try:
+                self.process.wait(WAIT_S)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise AssertionError(f"the warehouse did not stop on SIGTERM\n{self.log_tail()}") from None
 
     def genesis(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

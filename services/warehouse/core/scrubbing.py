@@ -71,6 +71,8 @@ class TextScrubber:
         changes = {}
         for name in TEXT_FIELDS.get(type(event), ()):
             original = getattr(event, name)
+            if original is None:
+                continue
             scrubbed = self.value(original)
             if scrubbed is not original:
                 changes[name] = scrubbed

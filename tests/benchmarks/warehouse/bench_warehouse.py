@@ -107,7 +107,7 @@ def main() -> None:
 
     root = args.dir or Path(tempfile.mkdtemp(prefix="warehouse-bench-"))
     shutil.rmtree(root, ignore_errors=True)
-    settings = WarehouseSettings(dir=str(root), batch_max_events=args.batch, checkpoint_threshold=__import__("os").environ.get("WH_CKPT", "1GB"))
+    settings = WarehouseSettings(dir=str(root), batch_max_events=args.batch)
     tune_process_for_ingest()  # as the service's bootstrap does
     records, stream = generate(args.attempts, args.seed)
     # The generated records stay in memory for the whole run, which a service never does: keep the collector
