@@ -25,8 +25,9 @@ from services.planner.settings import load_planner_settings
 from services.trainer.checkers import load_checker
 from services.trainer.settings import DEFAULT_TRAINER_CONFIG, load_trainer_config
 
-app = typer.Typer(help="Agent Lightning: learn the planner's policy from rewards; turn past runs into rollouts.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Agent Lightning: learn the planner's policy from rewards; turn past runs into rollouts.", no_args_is_help=True
+)
 
 CONFIG_OPTION = typer.Option(DEFAULT_TRAINER_CONFIG, "--config", help="The trainer's configuration file.")
 
@@ -55,9 +56,8 @@ def run(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=errors, transient=as_json) as progress:
         bar = progress.add_task("loading Agent Lightning", total=total)
-        from services.trainer.lightning.experiment import run_experiment
-
         from services.trainer.lightning.algorithm import RolloutsFailed
+        from services.trainer.lightning.experiment import run_experiment
 
         progress.update(bar, description="training")
         try:
@@ -140,7 +140,7 @@ def backfill(
         console.print(f"rollouts and spans written to {out}")
 
 
-def _publish(policy: Policy, mean_reward: float):  # noqa: ANN202 - PolicyUpdated, imported with Kafka's settings
+def _publish(policy: Policy, mean_reward: float):
     from deploy.local_kafka import load_local_kafka_settings
     from services.trainer.publish import publish_policy
     from streams.catalogue import Catalogue
@@ -159,10 +159,11 @@ def _not_runnable_here(algorithm: str) -> str:
     """What the chosen algorithm needs, what of it is missing here, and what this build runs instead."""
     if algorithm == "apo":
         needs = {
-            "an OpenAI-compatible endpoint (llm.base_url and llm.model in configs/genesis.yaml)":
-                load_llm_settings().enabled,
-            "the poml package that agentlightning's APO imports (the agentlightning[apo] extra)":
-                importlib.util.find_spec("poml") is not None,
+            "an OpenAI-compatible endpoint (llm.base_url and llm.model in configs/genesis.yaml)": load_llm_settings().enabled,
+            "the poml package that agentlightning's APO imports (the agentlightning[apo] extra)": importlib.util.find_spec(
+                "poml"
+            )
+            is not None,
         }
     else:
         needs = {

@@ -8,15 +8,13 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on servers and CI
 
-import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
-from services.trainer.core.search import EpisodeStats  # noqa: E402
+from services.trainer.core.search import EpisodeStats
 
 
-def save_reward_curve(
-    path: Path, curve: list[EpisodeStats], *, initial: float, final: float, rate_limit: int
-) -> Path:
+def save_reward_curve(path: Path, curve: list[EpisodeStats], *, initial: float, final: float, rate_limit: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     episodes = [stats.episode for stats in curve]
     figure, (rewards, caps) = plt.subplots(

@@ -92,7 +92,10 @@ class Warehouse:
             bootstrap_servers=self._bootstrap,
             client_id=self._name,
             enable_auto_commit=False,
-            **{key: options[key] for key in ("group_id", "auto_offset_reset", "heartbeat_interval_ms", "session_timeout_ms")},
+            **{
+                key: options[key]
+                for key in ("group_id", "auto_offset_reset", "heartbeat_interval_ms", "session_timeout_ms")
+            },
         )
         self._consumer.subscribe(
             self._topics,
@@ -127,17 +130,21 @@ class Warehouse:
         assert self._consumer is not None
         try:
             while not self._stopping:
-                records = await self._consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=self._settings.batch_max_events)
+                records = await self._consumer.getmany(
+                    timeout_ms=POLL_TIMEOUT_MS, max_records=self._settings.batch_max_events
+                )
                 async with self._lock:
                     now = self._clock()
                     for partition_records in records.values():
                         for record in partition_records:
                             self._batch.add(record, now)
-                    if self._batch.due(now, max_events=self._settings.batch_max_events, max_wait_s=self._settings.batch_max_wait_s):
+                    if self._batch.due(
+                        now, max_events=self._settings.batch_max_events, max_wait_s=self._settings.batch_max_wait_s
+                    ):
                         await self._flush()
                     await self._writer.collect()
                 await self._commit_to_kafka()
-        except Exception as error:  # noqa: BLE001 - the process stops; a restart resumes from the stored offsets
+        except Exception as error:
             self._fail(error)
 
     async def _flush(self) -> None:
@@ -186,7 +193,9 @@ class Warehouse:
             # deliver the records it already fetched a second time.)
             beginnings = await self._consumer.beginning_offsets(list(assigned)) if assigned else {}
             for partition in assigned:
-                self._consumer.seek(partition, stored.get((partition.topic, partition.partition), beginnings[partition]))
+                self._consumer.seek(
+                    partition, stored.get((partition.topic, partition.partition), beginnings[partition])
+                )
         log.info("%s resumes %d partitions from the offsets stored in DuckDB", self._name, len(assigned))
 
     async def _settled_or_fatal(self) -> None:
@@ -229,7 +238,7 @@ class Warehouse:
                 written = await asyncio.to_thread(write_snapshot, cursor, self._settings.snapshot_dir, touched)
             finally:
                 cursor.close()
-        except Exception:  # noqa: BLE001 - analysts get a later snapshot; ingest must not stop for this
+        except Exception:
             log.exception("%s could not write a snapshot; retrying later", self._name)
             return False
         self.snapshot_files += written

@@ -23,7 +23,9 @@ runs_app = typer.Typer(help="Runs as the warehouse recorded them: tasks, attempt
 
 @app.command()
 def sql(
-    query: str = typer.Argument(..., help='SQL over the warehouse\'s tables and views, e.g. "SELECT * FROM tool_latency".'),
+    query: str = typer.Argument(
+        ..., help='SQL over the warehouse\'s tables and views, e.g. "SELECT * FROM tool_latency".'
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array of row objects."),
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV with a header row."),
 ) -> None:

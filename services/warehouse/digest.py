@@ -43,7 +43,9 @@ def print_digest(console: Console, settings: WarehouseSettings, run_ids: list[st
     with console.status("waiting for the warehouse to record the runs"):
         recorded = wait_for_runs(settings, run_ids, INGEST_TIMEOUT_S)
     if recorded < len(run_ids):
-        console.print(f"[yellow]the warehouse recorded {recorded} of {len(run_ids)} runs within {INGEST_TIMEOUT_S:g} s[/]")
+        console.print(
+            f"[yellow]the warehouse recorded {recorded} of {len(run_ids)} runs within {INGEST_TIMEOUT_S:g} s[/]"
+        )
     try:
         with open_reader(settings) as reader:
             _print_answers(console, reader, settings.timeline_dir, run_ids, recorded)

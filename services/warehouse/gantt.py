@@ -100,7 +100,9 @@ def _render_png(timeline: RunTimeline, path: Path) -> None:
         )
     for row, task in enumerate(timeline.tasks):
         if task.skip_reason is not None:
-            axes.text(0, row, f"  skipped: {task.skip_reason}", va="center", fontsize=8, color="#666666", style="italic")
+            axes.text(
+                0, row, f"  skipped: {task.skip_reason}", va="center", fontsize=8, color="#666666", style="italic"
+            )
     if timeline.makespan_s:
         axes.axvline(timeline.makespan_s, color="#444444", linestyle="--", linewidth=1)
     axes.set_yticks(range(len(timeline.tasks)))
@@ -144,14 +146,18 @@ def _render_html(timeline: RunTimeline, path: Path) -> None:
             f"{html.escape(row_label(timeline, row, critical))}</text>"
         )
         if task.skip_reason is not None:
-            shapes.append(f'<text x="{x(0) + 4}" y="{y + 5}" fill="#666" font-style="italic">skipped: {html.escape(task.skip_reason)}</text>')
+            shapes.append(
+                f'<text x="{x(0) + 4}" y="{y + 5}" fill="#666" font-style="italic">skipped: {html.escape(task.skip_reason)}</text>'
+            )
     for bar in bars:
         y = bar.row * row_height + 20
         tip = (
             f"task {bar.span.task_id} attempt {bar.span.attempt} · {bar.span.status} · {bar.span.executor or '?'} · "
             f"{bar.start:.3f}–{bar.end:.3f} s" + (f" · {bar.span.error}" if bar.span.error else "")
         )
-        shapes.append(f'<rect x="{x(bar.queued_from):.1f}" y="{y - 3}" width="{(bar.start - bar.queued_from) * scale:.1f}" height="6" fill="#d0d0d0"/>')
+        shapes.append(
+            f'<rect x="{x(bar.queued_from):.1f}" y="{y - 3}" width="{(bar.start - bar.queued_from) * scale:.1f}" height="6" fill="#d0d0d0"/>'
+        )
         stroke = f'stroke="{CRITICAL_EDGE}" stroke-width="2.5"' if bar.critical else ""
         dash = ' stroke-dasharray="4 2" fill-opacity="0.45"' if bar.span.status == "error" else ""
         shapes.append(
@@ -164,7 +170,9 @@ def _render_html(timeline: RunTimeline, path: Path) -> None:
             'stroke="#9a9a9a" stroke-width="1" marker-end="url(#arrow)"/>'
         )
     if timeline.makespan_s:
-        shapes.append(f'<line x1="{x(timeline.makespan_s):.1f}" y1="0" x2="{x(timeline.makespan_s):.1f}" y2="{height - 20}" stroke="#444" stroke-dasharray="5 3"/>')
+        shapes.append(
+            f'<line x1="{x(timeline.makespan_s):.1f}" y1="0" x2="{x(timeline.makespan_s):.1f}" y2="{height - 20}" stroke="#444" stroke-dasharray="5 3"/>'
+        )
     for tick in range(0, 6):
         seconds = span * tick / 5
         shapes.append(f'<text x="{x(seconds):.1f}" y="{height - 4}" font-size="11" fill="#555">{seconds:.2f} s</text>')

@@ -76,7 +76,9 @@ class WarehouseStore:
         later batch's offsets are past the failed batch's records, so committing it would lose them.
         """
         if self._failed is not None:
-            raise BatchRefused("an earlier batch failed to commit; restart to resume from the stored offsets") from self._failed
+            raise BatchRefused(
+                "an earlier batch failed to commit; restart to resume from the stored offsets"
+            ) from self._failed
         result = WriteResult()
         self.connection.begin()
         try:

@@ -28,6 +28,8 @@ def subscribed(bootstrap: str, topic: str, name: str) -> tuple[KafkaBroker, asyn
         await events.put(decode_event(body))
 
     return broker, events
+
+
 WAIT_S = 60
 
 SIX = range(1, 7)

@@ -74,7 +74,7 @@ async def test_planner_runs_the_next_fan_out_one_task_at_a_time_when_the_trainer
 async def test_published_policy_versions_grow_when_the_trainer_publishes_again(
     kafka_bootstrap: str, catalogue: Catalogue
 ) -> None:
-    async def publish(cap: int):  # noqa: ANN202
+    async def publish(cap: int):
         return await publish_policy(
             kafka_bootstrap, catalogue, KafkaSettings(), Policy(max_parallelism=cap), reason="test", mean_reward=None
         )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from schemas import RunFinished
+from services.curator.core.pii import PiiDetector
 from services.warehouse.app import Warehouse
 from services.warehouse.core.scrubbing import TextScrubber
 from services.warehouse.settings import WarehouseSettings
@@ -21,7 +21,6 @@ from streams.catalogue import Catalogue
 from streams.inbox import Inbox
 from streams.outbox import EventPublisher
 from streams.settings import KafkaSettings
-from services.curator.core.pii import PiiDetector
 from tests.e2e.system import running_system
 
 pytestmark = pytest.mark.kafka
@@ -94,27 +93,52 @@ async def test_runs_and_attempts_are_recorded_when_plans_run_through_the_system(
     async with in_process_warehouse(kafka_bootstrap, catalogue, tmp_path) as warehouse:
         async with running_system(kafka_bootstrap, catalogue) as (_, client):
             fan_out, failing = await asyncio.gather(
-                client.run(plan_text=FAN_OUT, timeout_s=WAIT_S, labels={"job": "fan"}), client.run(plan_text=FAILING, timeout_s=WAIT_S)
+                client.run(plan_text=FAN_OUT, timeout_s=WAIT_S, labels={"job": "fan"}),
+                client.run(plan_text=FAILING, timeout_s=WAIT_S),
             )
         assert isinstance(fan_out, RunFinished) and isinstance(failing, RunFinished)
         await wait_for_finished_runs(warehouse, [fan_out.run_id, failing.run_id])
 
-        run = await warehouse.rows("SELECT status, tasks, attempts, makespan_s, sequential_s, critical_path_s, speedup, labels->>'job' FROM runs WHERE run_id = ?", fan_out.run_id)
+        run = await warehouse.rows(
+            "SELECT status, tasks, attempts, makespan_s, sequential_s, critical_path_s, speedup, labels->>'job' FROM runs WHERE run_id = ?",
+            fan_out.run_id,
+        )
         metrics = fan_out.metrics
-        assert run == [("succeeded", 5, 5, metrics.makespan_s, metrics.sequential_s, metrics.critical_path_s, metrics.speedup, "fan")]
-        attempts = await warehouse.rows("SELECT task_id, status, executor, latency_s, started_at, finished_at FROM task_attempts WHERE run_id = ? ORDER BY task_id", fan_out.run_id)
+        assert run == [
+            (
+                "succeeded",
+                5,
+                5,
+                metrics.makespan_s,
+                metrics.sequential_s,
+                metrics.critical_path_s,
+                metrics.speedup,
+                "fan",
+            )
+        ]
+        attempts = await warehouse.rows(
+            "SELECT task_id, status, executor, latency_s, started_at, finished_at FROM task_attempts WHERE run_id = ? ORDER BY task_id",
+            fan_out.run_id,
+        )
         assert [(task, status) for task, status, *_ in attempts] == [(str(n), "ok") for n in range(1, 6)]
         assert {executor for _, _, executor, *_ in attempts} <= {"executor-1", "executor-2"}
         sleeps = attempts[:4]
         assert all(latency == pytest.approx(0.5, abs=0.2) for *_, latency, _, _ in sleeps)
         assert max(started for *_, started, _ in sleeps) < min(finished for *_, finished in sleeps)  # ran in parallel
-        deps = await warehouse.rows("SELECT depends_on FROM task_dependencies WHERE run_id = ? AND task_id = '5' ORDER BY 1", fan_out.run_id)
+        deps = await warehouse.rows(
+            "SELECT depends_on FROM task_dependencies WHERE run_id = ? AND task_id = '5' ORDER BY 1", fan_out.run_id
+        )
         assert deps == [("1",), ("2",), ("3",), ("4",)]
 
         failed = await warehouse.rows("SELECT status, tool_errors, reason FROM runs WHERE run_id = ?", failing.run_id)
         assert failed == [("partial", 3, failing.reason)] and failing.status == "partial"  # task 2, a sink, succeeded
-        tries = await warehouse.rows("SELECT attempt, status, error FROM task_attempts WHERE run_id = ? AND task_id = '1' ORDER BY attempt", failing.run_id)
+        tries = await warehouse.rows(
+            "SELECT attempt, status, error FROM task_attempts WHERE run_id = ? AND task_id = '1' ORDER BY attempt",
+            failing.run_id,
+        )
         assert [(attempt, status) for attempt, status, _ in tries] == [(1, "error"), (2, "error"), (3, "error")]
         assert await warehouse.rows("SELECT task_id FROM task_skips WHERE run_id = ?", failing.run_id) == [("3",)]
-        turns = await warehouse.rows("SELECT count(*) FROM turns WHERE run_id IN (?, ?)", fan_out.run_id, failing.run_id)
+        turns = await warehouse.rows(
+            "SELECT count(*) FROM turns WHERE run_id IN (?, ?)", fan_out.run_id, failing.run_id
+        )
         assert turns == [(fan_out.metrics.turns + failing.metrics.turns,)]

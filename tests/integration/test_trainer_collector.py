@@ -42,8 +42,13 @@ def finished_run(number: int) -> RunFinished:
 
 def turns_of(run: RunFinished) -> list[TurnRecorded]:
     return [
-        TurnRecorded(run_id=run.run_id, task_id=str(task), tool_name="calculator",
-                     started_at=END - timedelta(seconds=task + 1), latency_s=0.2)
+        TurnRecorded(
+            run_id=run.run_id,
+            task_id=str(task),
+            tool_name="calculator",
+            started_at=END - timedelta(seconds=task + 1),
+            latency_s=0.2,
+        )
         for task in range(2)
     ]
 

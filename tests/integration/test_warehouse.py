@@ -93,7 +93,11 @@ class WarehouseProcess:
 
     def genesis(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "services.cli.main", *args], env=self.env, capture_output=True, text=True, timeout=WAIT_S
+            [sys.executable, "-m", "services.cli.main", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=WAIT_S,
         )
 
     def stored_event_ids(self) -> list[str]:
@@ -112,7 +116,11 @@ def warehouse(kafka_bootstrap: str, catalogue: Catalogue, tmp_path: Path) -> Ite
 
 
 def runs(count: int, prefix: str) -> list[Event]:
-    return [event for n in range(count) for event in fan_out_run(f"{prefix}-{n}", width=3, failing="2" if n % 5 == 0 else None)]
+    return [
+        event
+        for n in range(count)
+        for event in fan_out_run(f"{prefix}-{n}", width=3, failing="2" if n % 5 == 0 else None)
+    ]
 
 
 async def publish(bootstrap: str, catalogue: Catalogue, events: list[Event], *, raw: list[bytes] = ()) -> None:
@@ -180,11 +188,15 @@ def test_sql_answers_from_snapshots_while_the_writer_runs(
     events = runs(40, "live")
     asyncio.run(publish(kafka_bootstrap, catalogue, events, raw=[b"\x00 not json"]))
     warehouse.start()
-    warehouse.wait_for(lambda detail: int(detail["events"]) >= len(events) and int(detail["snapshot_files"]) > 0, "a snapshot")
+    warehouse.wait_for(
+        lambda detail: int(detail["events"]) >= len(events) and int(detail["snapshot_files"]) > 0, "a snapshot"
+    )
 
     deadline = time.monotonic() + WAIT_S
     while True:  # the snapshot may be one interval behind the writer: ask until it has caught up
-        answer = warehouse.genesis("warehouse", "sql", "SELECT count(*) AS n, count(DISTINCT run_id) AS runs FROM events", "--json")
+        answer = warehouse.genesis(
+            "warehouse", "sql", "SELECT count(*) AS n, count(DISTINCT run_id) AS runs FROM events", "--json"
+        )
         assert answer.returncode == 0, answer.stderr
         if json.loads(answer.stdout) == [{"n": len(events), "runs": 40}] or time.monotonic() > deadline:
             break
@@ -198,5 +210,7 @@ def test_sql_answers_from_snapshots_while_the_writer_runs(
     # The writer was not disturbed: it is alive and keeps ingesting.
     more = runs(5, "later")
     asyncio.run(publish(kafka_bootstrap, catalogue, more))
-    detail = warehouse.wait_for(lambda detail: int(detail["events"]) >= len(events) + len(more), "events after the queries")
+    detail = warehouse.wait_for(
+        lambda detail: int(detail["events"]) >= len(events) + len(more), "events after the queries"
+    )
     assert detail["dead_letters"] == 1

@@ -92,7 +92,15 @@ def decode_records(records: list[Any]) -> tuple[list[Ingested], list[DeadLetter]
             dead_letters.append(DeadLetter(record, f"undecodable: {error}"))
             continue
         ingested.append(
-            Ingested(_event_id(event, record), event, record.value, record.topic, record.partition, record.offset, record.timestamp)
+            Ingested(
+                _event_id(event, record),
+                event,
+                record.value,
+                record.topic,
+                record.partition,
+                record.offset,
+                record.timestamp,
+            )
         )
     return ingested, dead_letters
 

@@ -42,8 +42,19 @@ from services.warehouse.core.tables import (
 _RUN_PROGRESS = {"requested": 0, "planned": 1}
 # Columns only a run's end fills; the first end (RunFinished or RunRejected) decides them all.
 RUN_END_COLUMNS = frozenset(
-    {"finished_at", "attempts", "makespan_s", "sequential_s", "critical_path_s", "speedup", "turns", "tool_errors",
-     "tokens", "answer", "reason"}
+    {
+        "finished_at",
+        "attempts",
+        "makespan_s",
+        "sequential_s",
+        "critical_path_s",
+        "speedup",
+        "turns",
+        "tool_errors",
+        "tokens",
+        "answer",
+        "reason",
+    }
 )
 
 
@@ -89,7 +100,13 @@ class DerivedRows:
     def merge_attempt(self, key: tuple[str, str, int], at: datetime, **columns: Any) -> None:
         row = self.task_attempts.get(key)
         if row is None:
-            self.task_attempts[key] = {"run_id": key[0], "task_id": key[1], "attempt": key[2], "day": day_of(at), **columns}
+            self.task_attempts[key] = {
+                "run_id": key[0],
+                "task_id": key[1],
+                "attempt": key[2],
+                "day": day_of(at),
+                **columns,
+            }
             return
         status = columns.pop("status")
         if status != "dispatched":
@@ -119,7 +136,9 @@ def _run_requested(rows: DerivedRows, event: RunRequested) -> None:
 
 
 def _run_rejected(rows: DerivedRows, event: RunRejected) -> None:
-    rows.merge_run(event.run_id, event.occurred_at, status="rejected", finished_at=event.occurred_at, reason=event.reason)
+    rows.merge_run(
+        event.run_id, event.occurred_at, status="rejected", finished_at=event.occurred_at, reason=event.reason
+    )
 
 
 def _run_planned(rows: DerivedRows, event: RunPlanned) -> None:
@@ -140,7 +159,16 @@ def _run_planned(rows: DerivedRows, event: RunPlanned) -> None:
     day = day_of(event.occurred_at)
     for position, task in enumerate(event.plan.tasks):
         rows.appended[TASKS.name].append(
-            (event.run_id, task.id, position, task.tool, task.description, level_of.get(task.id), task.id in critical, day)
+            (
+                event.run_id,
+                task.id,
+                position,
+                task.tool,
+                task.description,
+                level_of.get(task.id),
+                task.id in critical,
+                day,
+            )
         )
         rows.appended[TASK_DEPENDENCIES.name].extend((event.run_id, task.id, dep, day) for dep in task.deps)
 

@@ -36,7 +36,9 @@ class PreparedBatch:
 
     def derive_only(self, event_ids: Collection[str]) -> dict[str, pa.Table]:
         """Derived rows of the given events alone (the batch held events the database already had)."""
-        return derive([(item, event) for item, event in zip(self.items, self.stored, strict=True) if item.event_id in event_ids])
+        return derive(
+            [(item, event) for item, event in zip(self.items, self.stored, strict=True) if item.event_id in event_ids]
+        )
 
 
 def prepare(batch: Batch, scrubber: EventScrubber) -> PreparedBatch:

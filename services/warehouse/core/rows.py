@@ -74,4 +74,3 @@ def _timestamp(value: Any) -> datetime | None:
     except msgspec.ValidationError:
         return None
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-

@@ -143,7 +143,9 @@ TASKS = spec(
     ("day", DAY),
 )
 TASK_DEPENDENCIES = spec("task_dependencies", ("run_id", TEXT), ("task_id", TEXT), ("depends_on", TEXT), ("day", DAY))
-TASK_SKIPS = spec("task_skips", ("run_id", TEXT), ("task_id", TEXT), ("reason", TEXT), ("skipped_at", TIME), ("day", DAY))
+TASK_SKIPS = spec(
+    "task_skips", ("run_id", TEXT), ("task_id", TEXT), ("reason", TEXT), ("skipped_at", TIME), ("day", DAY)
+)
 REWARDS = spec(
     "rewards",
     ("event_id", TEXT),

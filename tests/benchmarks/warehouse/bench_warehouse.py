@@ -139,7 +139,11 @@ def main() -> None:
     with snapshot_reader(settings.snapshot_dir, "snapshots") as reader:
         on_snapshots = time_queries(reader, args.repeat)
     table = Table(
-        f"query ({attempts:,} task attempts)", "file: first ms", "file: median ms", "snapshots: first ms", "snapshots: median ms"
+        f"query ({attempts:,} task attempts)",
+        "file: first ms",
+        "file: median ms",
+        "snapshots: first ms",
+        "snapshots: median ms",
     )
     for name in on_file:
         cells = [*on_file[name], *on_snapshots[name]]
@@ -153,7 +157,9 @@ def main() -> None:
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,12 @@ from streams.catalogue import TOPIC_SPECS, Catalogue
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
 # Median seconds and spread of each tool's latency (log-normal), and how often an attempt fails.
-TOOLS = {"kb_search": (0.25, 0.4, 0.03), "calculator": (0.002, 0.5, 0.01), "http_get": (0.6, 0.8, 0.08), "llm": (1.8, 0.5, 0.04)}
+TOOLS = {
+    "kb_search": (0.25, 0.4, 0.03),
+    "calculator": (0.002, 0.5, 0.01),
+    "http_get": (0.6, 0.8, 0.08),
+    "llm": (1.8, 0.5, 0.04),
+}
 TOPICS = ("France", "Germany", "Japan", "Brazil", "Kenya", "Canada", "India", "Peru", "Norway", "Egypt")
 FACTS = ("population", "capital", "area", "GDP", "median age", "highest mountain")
 EXECUTORS = [f"executor-{n}@bench:{1000 + n}" for n in range(1, 9)]
@@ -132,7 +137,11 @@ class SyntheticStream:
     def _plan(self, rng: random.Random) -> Plan:
         width = rng.randint(3, 8)
         searches = [
-            Task(id=str(n), tool=rng.choice(("kb_search", "kb_search", "http_get", "llm")), args={"query": self._text(rng)})
+            Task(
+                id=str(n),
+                tool=rng.choice(("kb_search", "kb_search", "http_get", "llm")),
+                args={"query": self._text(rng)},
+            )
             for n in range(1, width + 1)
         ]
         join = Task(
@@ -155,37 +164,41 @@ class SyntheticStream:
         result = rng.randint(1, 10**8) if ok else None
         error = None if ok else f"{task.tool} timed out after {latency:.1f}s"
         tokens = (rng.randint(200, 900), rng.randint(20, 300)) if task.tool == "llm" else (0, 0)
-        return ended, ok, [
-            TaskReady(**common, occurred_at=ready_at, tool=task.tool or "llm", args=task.args),
-            TurnRecorded(
-                **common,
-                occurred_at=ended,
-                operation="chat" if task.tool == "llm" else "execute_tool",
-                tool_name=task.tool or "llm",
-                model="gpt-4o-mini" if task.tool == "llm" else None,
-                arguments=str(task.args),
-                output=str(result) if ok else "",
-                started_at=started,
-                latency_s=latency,
-                status="ok" if ok else "error",
-                error=error,
-                input_tokens=tokens[0],
-                output_tokens=tokens[1],
-                executor=executor,
-            ),
-            TaskFinished(
-                **common,
-                occurred_at=ended,
-                status="ok" if ok else "error",
-                result=result,
-                error=error,
-                started_at=started,
-                finished_at=ended,
-                executor=executor,
-                input_tokens=tokens[0],
-                output_tokens=tokens[1],
-            ),
-        ]
+        return (
+            ended,
+            ok,
+            [
+                TaskReady(**common, occurred_at=ready_at, tool=task.tool or "llm", args=task.args),
+                TurnRecorded(
+                    **common,
+                    occurred_at=ended,
+                    operation="chat" if task.tool == "llm" else "execute_tool",
+                    tool_name=task.tool or "llm",
+                    model="gpt-4o-mini" if task.tool == "llm" else None,
+                    arguments=str(task.args),
+                    output=str(result) if ok else "",
+                    started_at=started,
+                    latency_s=latency,
+                    status="ok" if ok else "error",
+                    error=error,
+                    input_tokens=tokens[0],
+                    output_tokens=tokens[1],
+                    executor=executor,
+                ),
+                TaskFinished(
+                    **common,
+                    occurred_at=ended,
+                    status="ok" if ok else "error",
+                    result=result,
+                    error=error,
+                    started_at=started,
+                    finished_at=ended,
+                    executor=executor,
+                    input_tokens=tokens[0],
+                    output_tokens=tokens[1],
+                ),
+            ],
+        )
 
     def _text(self, rng: random.Random) -> str:
         text = f"{rng.choice(FACTS)} of {rng.choice(TOPICS)}"

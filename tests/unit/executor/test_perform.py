@@ -17,7 +17,7 @@ def ready(tool: str, **args: object) -> TaskReady:
     return TaskReady(run_id="r1", task_id="3", attempt=2, tool=tool, args=dict(args), timeout_s=5.0)
 
 
-async def run(task: TaskReady, registry: ToolRegistry, max_text_bytes: int = 4096):  # noqa: ANN201
+async def run(task: TaskReady, registry: ToolRegistry, max_text_bytes: int = 4096):
     return await perform(task, registry, executor="executor-7", now=lambda: AT, max_text_bytes=max_text_bytes)
 
 

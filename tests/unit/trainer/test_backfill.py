@@ -35,8 +35,17 @@ def warehouse(tmp_path: Path) -> Path:
                 "INSERT INTO runs (run_id, status, strategy, finished_at, makespan_s, turns, tool_errors, tasks, "
                 "answer, expected_answer, labels, day) "
                 "VALUES (?, ?, 'parallel', ?, ?, ?, ?, 2, ?, ?, ?, DATE '2026-01-01')",
-                [run_id, status, finished_at, makespan, turns, errors, json.dumps(answer) if answer else None,
-                 expected, json.dumps({"suite": "backfill"})],
+                [
+                    run_id,
+                    status,
+                    finished_at,
+                    makespan,
+                    turns,
+                    errors,
+                    json.dumps(answer) if answer else None,
+                    expected,
+                    json.dumps({"suite": "backfill"}),
+                ],
             )
         for number in range(3):
             connection.execute(

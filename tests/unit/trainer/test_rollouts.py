@@ -26,10 +26,23 @@ def run_with_turns(run_id: str) -> tuple[RunFinished, list[TurnRecorded]]:
         metrics=RunMetrics(makespan_s=2.5, turns=2, tool_errors=1),
     )
     turns = [
-        TurnRecorded(run_id=run_id, task_id="1", tool_name="kb_search", started_at=END - timedelta(seconds=2),
-                     latency_s=0.4, status="error", error="timeout"),
-        TurnRecorded(run_id=run_id, task_id="1", attempt=2, tool_name="kb_search",
-                     started_at=END - timedelta(seconds=1), latency_s=0.5),
+        TurnRecorded(
+            run_id=run_id,
+            task_id="1",
+            tool_name="kb_search",
+            started_at=END - timedelta(seconds=2),
+            latency_s=0.4,
+            status="error",
+            error="timeout",
+        ),
+        TurnRecorded(
+            run_id=run_id,
+            task_id="1",
+            attempt=2,
+            tool_name="kb_search",
+            started_at=END - timedelta(seconds=1),
+            latency_s=0.5,
+        ),
     ]
     return finished, turns
 
@@ -69,7 +82,7 @@ async def test_late_turn_joins_its_rollout_when_it_arrives_after_the_run_was_rec
     assert (await store.get_rollout_by_id(rollout_id)).status == "succeeded"  # type: ignore[union-attr]
 
 
-async def test_rollouts_export_as_one_json_line_each_when_written_out(tmp_path) -> None:  # noqa: ANN001
+async def test_rollouts_export_as_one_json_line_each_when_written_out(tmp_path) -> None:
     store = make_store(StoreConfig())
     for run_id in ("a", "b"):
         finished, turns = run_with_turns(run_id)

@@ -43,7 +43,9 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def record(event: Event | bytes, *, topic: str = "t.events", partition: int = 0, offset: int | None = None) -> FakeRecord:
+def record(
+    event: Event | bytes, *, topic: str = "t.events", partition: int = 0, offset: int | None = None
+) -> FakeRecord:
     value = event if isinstance(event, bytes) else encode_event(event)
     return FakeRecord(topic, partition, next(_offsets) if offset is None else offset, value)
 
@@ -99,7 +101,9 @@ def fan_out_run(run_id: str, *, width: int = 3, executors: int = 2, failing: str
             occurred_at=finished,
             status="succeeded",
             answer=42,
-            metrics=RunMetrics(makespan_s=join_start + 0.05, sequential_s=3.3, critical_path_s=1.21, speedup=2.5, tasks=width + 1),
+            metrics=RunMetrics(
+                makespan_s=join_start + 0.05, sequential_s=3.3, critical_path_s=1.21, speedup=2.5, tasks=width + 1
+            ),
             strategy="parallel",
             labels={"job": "fan"},
         )
@@ -107,7 +111,9 @@ def fan_out_run(run_id: str, *, width: int = 3, executors: int = 2, failing: str
     return events
 
 
-def _attempt(run_id: str, task: Task, attempt: int, start: float, seconds: float, status: str, executor: str) -> list[Event]:
+def _attempt(
+    run_id: str, task: Task, attempt: int, start: float, seconds: float, status: str, executor: str
+) -> list[Event]:
     common = {"run_id": run_id, "task_id": task.id, "attempt": attempt}
     error = "search backend down" if status == "error" else None
     return [

@@ -27,7 +27,9 @@ def writer(settings: WarehouseSettings) -> Iterator[WarehouseStore]:
     store.close()
 
 
-def test_analyst_reads_snapshots_when_a_writer_holds_the_file(writer: WarehouseStore, settings: WarehouseSettings) -> None:
+def test_analyst_reads_snapshots_when_a_writer_holds_the_file(
+    writer: WarehouseStore, settings: WarehouseSettings
+) -> None:
     write(writer, *fan_out_run("run-1"), *fan_out_run("run-2"))
     write_snapshot(writer.connection.cursor(), settings.snapshot_dir, every_day(writer.connection))
     with open_reader(settings) as reader:
@@ -35,16 +37,27 @@ def test_analyst_reads_snapshots_when_a_writer_holds_the_file(writer: WarehouseS
         assert reader.query("SELECT count(*) FROM runs").rows == [(2,)]
         assert reader.query("SELECT count(*) FROM events").rows == [(len(fan_out_run("x")) * 2,)]
         assert reader.query("SELECT count(*) FROM rewards").rows == [(0,)]  # no file yet: an empty table
-        assert reader.query("SELECT tool, attempts FROM tool_latency ORDER BY tool").rows == [("calculator", 2), ("kb_search", 6)]
+        assert reader.query("SELECT tool, attempts FROM tool_latency ORDER BY tool").rows == [
+            ("calculator", 2),
+            ("kb_search", 6),
+        ]
         assert reader.query("SELECT DISTINCT day::VARCHAR FROM task_attempts").rows == [("2026-03-01",)]
 
 
-def test_snapshot_is_one_file_per_table_and_day_when_rewritten(writer: WarehouseStore, settings: WarehouseSettings) -> None:
+def test_snapshot_is_one_file_per_table_and_day_when_rewritten(
+    writer: WarehouseStore, settings: WarehouseSettings
+) -> None:
     write(writer, *fan_out_run("run-1"))
     write_snapshot(writer.connection.cursor(), settings.snapshot_dir, every_day(writer.connection))
     write(writer, *fan_out_run("run-2"))
-    written = write_snapshot(writer.connection.cursor(), settings.snapshot_dir, {"runs": set(every_day(writer.connection)["runs"])})
-    files = sorted(path.relative_to(settings.snapshot_dir).as_posix() for path in settings.snapshot_dir.rglob("*") if path.is_file())
+    written = write_snapshot(
+        writer.connection.cursor(), settings.snapshot_dir, {"runs": set(every_day(writer.connection)["runs"])}
+    )
+    files = sorted(
+        path.relative_to(settings.snapshot_dir).as_posix()
+        for path in settings.snapshot_dir.rglob("*")
+        if path.is_file()
+    )
     assert written == 1
     assert "runs/day=2026-03-01/data.parquet" in files
     assert not [name for name in files if "partial" in name]
@@ -70,7 +83,9 @@ def test_reader_says_what_to_do_when_there_is_no_warehouse(settings: WarehouseSe
         open_reader(settings)
 
 
-def test_reader_says_to_wait_when_the_writer_has_no_snapshot_yet(writer: WarehouseStore, settings: WarehouseSettings) -> None:
+def test_reader_says_to_wait_when_the_writer_has_no_snapshot_yet(
+    writer: WarehouseStore, settings: WarehouseSettings
+) -> None:
     with pytest.raises(WarehouseUnavailable, match="not written a snapshot yet"):
         open_reader(settings)
 
@@ -102,5 +117,5 @@ def test_sql_exits_2_with_the_reason_on_stderr_when_the_query_is_bad(settings: W
     assert "bad query" in result.stderr and "syntax error" in result.stderr
 
 
-def _genesis(settings: WarehouseSettings, *args: str):  # noqa: ANN202 - typer's Result
+def _genesis(settings: WarehouseSettings, *args: str):
     return runner.invoke(app, list(args), env={"GENESIS_WAREHOUSE_DIR": str(Path(settings.dir))})

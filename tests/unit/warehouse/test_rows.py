@@ -82,7 +82,18 @@ def test_final_status_wins_over_progress_when_a_late_request_arrives() -> None:
 
 def test_attempt_row_joins_dispatch_and_end_when_both_arrive() -> None:
     rows = DerivedRows()
-    rows.add(TaskFinished(run_id="r", task_id="1", attempt=2, status="ok", result=[1], started_at=at(1), finished_at=at(1.5), executor="x-1"))
+    rows.add(
+        TaskFinished(
+            run_id="r",
+            task_id="1",
+            attempt=2,
+            status="ok",
+            result=[1],
+            started_at=at(1),
+            finished_at=at(1.5),
+            executor="x-1",
+        )
+    )
     rows.add(TaskReady(run_id="r", task_id="1", attempt=2, tool="kb_search", occurred_at=at(0.9), timeout_s=5.0))
     (row,) = rows.task_attempts.values()
     assert (row["tool"], row["status"], row["executor"], row["latency_s"]) == ("kb_search", "ok", "x-1", 0.5)
@@ -92,7 +103,9 @@ def test_attempt_row_joins_dispatch_and_end_when_both_arrive() -> None:
 
 def test_first_end_wins_when_an_attempt_reports_twice() -> None:
     rows = DerivedRows()
-    rows.add(TaskFinished(run_id="r", task_id="1", status="error", error="timeout", started_at=at(0), finished_at=at(1)))
+    rows.add(
+        TaskFinished(run_id="r", task_id="1", status="error", error="timeout", started_at=at(0), finished_at=at(1))
+    )
     rows.add(TaskFinished(run_id="r", task_id="1", status="ok", result=3, started_at=at(0), finished_at=at(2)))
     (row,) = rows.task_attempts.values()
     assert (row["status"], row["error"], row["latency_s"], row["result"]) == ("error", "timeout", 1.0, None)
@@ -113,7 +126,11 @@ def test_plan_becomes_tasks_and_dependencies_when_planned() -> None:
 def test_turns_use_opentelemetry_genai_names_when_mapped() -> None:
     turns = prepared(*fan_out_run("run-5", width=1)).derived["turns"].to_pylist()
     assert {"operation_name", "tool_name", "request_model", "input_tokens", "output_tokens"} <= set(turns[0])
-    assert (turns[0]["operation_name"], turns[0]["tool_name"], turns[0]["input_tokens"]) == ("execute_tool", "kb_search", 10)
+    assert (turns[0]["operation_name"], turns[0]["tool_name"], turns[0]["input_tokens"]) == (
+        "execute_tool",
+        "kb_search",
+        10,
+    )
 
 
 def _filled(row: dict) -> dict:

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import Plan, RunFinished, RunPlanned, Task, TaskReady, TurnRecorded
-from services.warehouse.core.prepare import prepare
 from services.curator.core.pii import PiiDetector
+from services.warehouse.core.prepare import prepare
 from services.warehouse.core.scrubbing import BARE_SHORT_INTEGER, KeepText
 from tests.unit.warehouse.events import batch_of, prepared, record, scrubber
 
@@ -75,7 +75,12 @@ def test_event_is_stored_as_it_came_when_it_holds_no_personal_data() -> None:
 def test_unknown_event_keeps_its_envelope_when_its_strings_are_scrubbed() -> None:
     future = msgspec.json.encode({"type": "Note.v1", "event_id": "n-1", "run_id": "r", "text": f"mail {EMAIL}"})
     (row,) = prepared(future).events.to_pylist()
-    assert msgspec.json.decode(row["payload"]) == {"type": "Note.v1", "event_id": "n-1", "run_id": "r", "text": "mail [EMAIL]"}
+    assert msgspec.json.decode(row["payload"]) == {
+        "type": "Note.v1",
+        "event_id": "n-1",
+        "run_id": "r",
+        "text": "mail [EMAIL]",
+    }
 
 
 def test_text_is_stored_as_it_came_when_scrubbing_is_off() -> None:

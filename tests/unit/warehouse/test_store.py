@@ -56,13 +56,21 @@ def test_run_and_attempt_rows_are_complete_when_their_events_span_batches_in_any
         "SELECT task_id, attempt, status, executor, latency_s IS NOT NULL, dispatched_at IS NOT NULL "
         "FROM task_attempts ORDER BY task_id, attempt"
     ).fetchall()
-    assert [(t, a, s) for t, a, s, *_ in attempts] == [("1", 1, "ok"), ("2", 1, "error"), ("2", 2, "ok"), ("3", 1, "ok"), ("4", 1, "ok")]
+    assert [(t, a, s) for t, a, s, *_ in attempts] == [
+        ("1", 1, "ok"),
+        ("2", 1, "error"),
+        ("2", 2, "ok"),
+        ("3", 1, "ok"),
+        ("4", 1, "ok"),
+    ]
     assert all(executor and timed and dispatched for *_, executor, timed, dispatched in attempts)
 
 
 def test_attempt_keeps_its_first_end_when_a_second_end_arrives_in_a_later_batch(store: WarehouseStore) -> None:
     write(store, TaskReady(run_id="r", task_id="1", tool="kb_search"))
-    write(store, TaskFinished(run_id="r", task_id="1", status="error", error="late", started_at=at(0), finished_at=at(1)))
+    write(
+        store, TaskFinished(run_id="r", task_id="1", status="error", error="late", started_at=at(0), finished_at=at(1))
+    )
     write(store, TaskFinished(run_id="r", task_id="1", status="ok", result=5, started_at=at(0), finished_at=at(3)))
     assert _one(store, "SELECT status, error, latency_s, result FROM task_attempts") == ("error", "late", 1.0, None)
 
@@ -76,13 +84,16 @@ def test_tables_have_the_columns_the_writer_builds_when_created(store: Warehouse
 def test_views_answer_latency_speedup_errors_and_tokens_when_queried(store: WarehouseStore) -> None:
     write(store, *fan_out_run("run-a", failing="1"), *fan_out_run("run-b"))
     latency = dict(
-        (tool, (attempts, p50)) for tool, attempts, p50 in store.connection.execute("SELECT tool, attempts, p50_s FROM tool_latency").fetchall()
+        (tool, (attempts, p50))
+        for tool, attempts, p50 in store.connection.execute("SELECT tool, attempts, p50_s FROM tool_latency").fetchall()
     )
     assert latency["kb_search"] == (7, pytest.approx(1.1))
     assert latency["calculator"][0] == 2
     errors = dict(store.connection.execute("SELECT tool, error_rate FROM tool_error_rates").fetchall())
     assert errors == {"kb_search": pytest.approx(1 / 7), "calculator": 0.0}
-    speedups = store.connection.execute("SELECT run_id, speedup, makespan_over_critical_path FROM run_speedup ORDER BY 1").fetchall()
+    speedups = store.connection.execute(
+        "SELECT run_id, speedup, makespan_over_critical_path FROM run_speedup ORDER BY 1"
+    ).fetchall()
     assert [row[:2] for row in speedups] == [("run-a", 2.5), ("run-b", 2.5)]
     tokens = store.connection.execute("SELECT tool_name, calls, total_tokens FROM token_use ORDER BY 1").fetchall()
     assert tokens == [("calculator", 2, 30), ("kb_search", 7, 105)]

@@ -70,7 +70,9 @@ def test_run_is_found_by_the_start_of_its_id_when_that_is_unique(warehouse: Ware
 def test_runs_show_lists_tasks_and_writes_the_timeline_when_asked(warehouse: WarehouseSettings, tmp_path: Path) -> None:
     chart = tmp_path / "wide.png"
     result = CliRunner().invoke(
-        app, ["runs", "show", "run-wide", "--gantt", str(chart)], env={"GENESIS_WAREHOUSE_DIR": warehouse.dir, "COLUMNS": "200"}
+        app,
+        ["runs", "show", "run-wide", "--gantt", str(chart)],
+        env={"GENESIS_WAREHOUSE_DIR": warehouse.dir, "COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
     assert "run run-wide-1 · succeeded" in result.stdout
