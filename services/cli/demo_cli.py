@@ -39,7 +39,8 @@ def demo(
     try:
         result = asyncio.run(run_workload(jobs, in_flight=in_flight, timeout_s=timeout_s))
         summary = print_report(console, result)
-        print_digest(console, load_warehouse_settings(), [item.outcome.run_id for item in result.outcomes if item.outcome])
+        run_ids = [item.outcome.run_id for item in result.outcomes if item.outcome]
+        print_digest(console, load_warehouse_settings(), run_ids)
     finally:
         if not (already_up or keep_running):
             with console.status("stopping what the demo started"):

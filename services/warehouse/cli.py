@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from services.cli.console import console, errors, fail
-from services.warehouse import gantt
+from services.warehouse import chart, gantt
 from services.warehouse.query import BadQuery, QueryResult, WarehouseUnavailable, open_reader
 from services.warehouse.runs import RunNotFound, latest_runs, load_timeline, resolve_run_id
 from services.warehouse.settings import load_warehouse_settings
@@ -55,11 +55,13 @@ def list_runs(limit: int = typer.Option(20, "--limit", "-n", min=1, help="How ma
 @runs_app.command("show")
 def show_run(
     run_id: str = typer.Argument(..., help="A run id, or the start of one."),
-    chart: Path | None = typer.Option(None, "--gantt", help="Write the run's timeline to this .png or .html file."),
+    gantt_file: Path | None = typer.Option(
+        None, "--gantt", help="Write the run's timeline to this .png or .html file."
+    ),
 ) -> None:
     """A run's tasks, dependencies and attempts; --gantt draws when each attempt ran, and on which executor."""
     timeline, _ = _answer(lambda reader: load_timeline(reader, resolve_run_id(reader, run_id)))
-    console.print(gantt.title(timeline), highlight=False)
+    console.print(chart.title(timeline), highlight=False)
     critical = timeline.critical_path()
     table = Table("task", "tool", "needs", "status", "attempts", "executor", "seconds", "critical path")
     for task in timeline.tasks:
@@ -78,9 +80,9 @@ def show_run(
             "★" if task.task_id in critical else "",
         )
     console.print(table)
-    if chart is not None:
+    if gantt_file is not None:
         try:
-            written = gantt.render(timeline, chart)
+            written = gantt.render(timeline, gantt_file)
         except gantt.UnsupportedChartFormat as error:
             fail(str(error), code=2)
         console.print(f"timeline: {written.resolve()}", highlight=False)

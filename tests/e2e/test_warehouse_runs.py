@@ -83,7 +83,7 @@ async def in_process_warehouse(bootstrap: str, catalogue: Catalogue, root: Path)
 async def wait_for_finished_runs(recorded: Recorded, run_ids: list[str]) -> None:
     finished = "SELECT count(*) FROM runs WHERE finished_at IS NOT NULL AND list_contains(?, run_id)"
     async with asyncio.timeout(WAIT_S):
-        while (await recorded.rows(finished, run_ids))[0][0] < len(run_ids):
+        while (await recorded.rows(finished, run_ids))[0][0] < len(run_ids):  # noqa: ASYNC110 - DuckDB has no change notification
             await asyncio.sleep(0.05)
 
 
@@ -100,7 +100,8 @@ async def test_runs_and_attempts_are_recorded_when_plans_run_through_the_system(
         await wait_for_finished_runs(warehouse, [fan_out.run_id, failing.run_id])
 
         run = await warehouse.rows(
-            "SELECT status, tasks, attempts, makespan_s, sequential_s, critical_path_s, speedup, labels->>'job' FROM runs WHERE run_id = ?",
+            "SELECT status, tasks, attempts, makespan_s, sequential_s, critical_path_s, speedup, labels->>'job' "
+            "FROM runs WHERE run_id = ?",
             fan_out.run_id,
         )
         metrics = fan_out.metrics
@@ -117,7 +118,8 @@ async def test_runs_and_attempts_are_recorded_when_plans_run_through_the_system(
             )
         ]
         attempts = await warehouse.rows(
-            "SELECT task_id, status, executor, latency_s, started_at, finished_at FROM task_attempts WHERE run_id = ? ORDER BY task_id",
+            "SELECT task_id, status, executor, latency_s, started_at, finished_at "
+            "FROM task_attempts WHERE run_id = ? ORDER BY task_id",
             fan_out.run_id,
         )
         assert [(task, status) for task, status, *_ in attempts] == [(str(n), "ok") for n in range(1, 6)]

@@ -62,3 +62,10 @@ GROUP BY run_id, task_id
 HAVING count(*) > 1
 ORDER BY last_finished_at DESC
 LIMIT 20;
+
+-- name: events_by_type
+-- Every event type the warehouse has seen, including types it does not know (kept raw).
+SELECT type, known, count(*) AS events
+FROM events
+GROUP BY type, known
+ORDER BY events DESC;

@@ -119,7 +119,8 @@ def main() -> None:
     rate = len(records) / elapsed
     size_mb = settings.database_path.stat().st_size / 1e6
     console.print(
-        f"[bold]ingest: {rate:,.0f} events/s[/] ({len(records):,} events in {elapsed:.1f} s, batches of {args.batch:,}, "
+        f"[bold]ingest: {rate:,.0f} events/s[/] ({len(records):,} events in {elapsed:.1f} s, "
+        f"batches of {args.batch:,}, "
         f"PII scrubbing on; final checkpoint {checkpoint_s:.1f} s; file {size_mb:,.0f} MB) "
         + ("[green]meets[/]" if rate >= INGEST_TARGET else "[red]misses[/]")
         + f" the {INGEST_TARGET:,}/s target"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -30,7 +32,7 @@ def test_nothing_is_stored_when_a_batch_fails_midway(store: WarehouseStore) -> N
     broken = prepared(record(RunRequested(run_id="r", query="q"), offset=2), *fan_out_run("r"))
     # The offsets come last in the transaction: a table DuckDB cannot take fails it there.
     broken = dataclasses.replace(broken, offsets=pa.table({"topic": ["t.events"], "nonsense": [1]}))
-    with pytest.raises(Exception):
+    with pytest.raises(duckdb.Error):
         store.commit(broken)
     assert store.count("events") == 1 and store.count("runs") == 1 and store.count("task_attempts") == 0
     assert store.stored_offsets() == {("t.events", 0): 2}
@@ -109,3 +111,9 @@ def _one(store: WarehouseStore, sql: str) -> tuple:
     rows = store.connection.execute(sql).fetchall()
     assert len(rows) == 1
     return rows[0]
+
+
+def test_every_example_query_is_quoted_in_the_warehouse_guide_when_documented() -> None:
+    guide = (Path(__file__).resolve().parents[3] / "docs" / "WAREHOUSE.md").read_text()
+    for name, example in named_statements("examples.sql").items():
+        assert f"**{name}**" in guide and example.sql in guide, name
