@@ -69,7 +69,6 @@ class Warehouse:
         self._consumer: AIOKafkaConsumer | None = None
         self._consuming: asyncio.Task[None] | None = None
         self._snapshotting: asyncio.Task[None] | None = None
-        self._stopping = False
         self._stopped = asyncio.Event()
         self._failed = False  # a batch could not be written: nothing more is written, the process exits
         self._kafka_committed: dict[Partition, int] = {}
@@ -109,7 +108,6 @@ class Warehouse:
 
     async def stop(self) -> None:
         """Write what was consumed, take a last snapshot, leave the group."""
-        self._stopping = True
         self._stopped.set()
         if self._consuming is not None:
             await self._consuming
@@ -129,7 +127,7 @@ class Warehouse:
     async def _consume(self) -> None:
         assert self._consumer is not None
         try:
-            while not self._stopping:
+            while not self._stopped.is_set():
                 records = await self._consumer.getmany(
                     timeout_ms=POLL_TIMEOUT_MS, max_records=self._settings.batch_max_events
                 )
@@ -208,7 +206,8 @@ class Warehouse:
     def _fail(self, error: BaseException) -> None:
         """Positions may now be past what is stored: stop consuming, and let a restart resume from DuckDB."""
         log.error("%s stops: writing a batch failed", self._name, exc_info=error)
-        self._failed = self._stopping = True
+        self._failed = True
+        self._stopped.set()
         self._on_fatal(error)
 
     async def _snapshot_loop(self) -> None:

@@ -138,6 +138,3 @@ class KeepText:
 
     def event(self, event: Any) -> Any:
         return event
-
-    def value(self, value: Any) -> Any:
-        return value
