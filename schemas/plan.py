@@ -12,7 +12,8 @@ from typing import Any
 import msgspec
 
 
-class Task(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: see schemas/events.py (values, in no reference cycle).
+class Task(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One node of the plan's DAG: a tool call (or an LLM step) and the tasks it waits for."""
 
     id: str
@@ -22,7 +23,7 @@ class Task(msgspec.Struct, frozen=True, kw_only=True):
     deps: tuple[str, ...] = ()
 
 
-class Plan(msgspec.Struct, frozen=True, kw_only=True):
+class Plan(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Tasks in the order they were written; ``format`` records which syntax they came from."""
 
     tasks: tuple[Task, ...]

@@ -37,7 +37,7 @@ async def publish_policy(
     version = max(policy.version, (current.version + 1) if current is not None else 1)
     update = PolicyUpdated(
         # The training run that learned the policy stands in for the run id every event carries.
-        run_id=f"training-{new_event_id()[:12]}",
+        run_id=f"training-{new_event_id()[-12:]}",  # the random end of the id: its start is a timestamp
         policy=msgspec.structs.replace(policy, version=version),
         reason=reason,
         mean_reward=mean_reward,

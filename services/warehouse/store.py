@@ -79,37 +79,57 @@ class WarehouseStore:
             raise BatchRefused(
                 "an earlier batch failed to commit; restart to resume from the stored offsets"
             ) from self._failed
-        result = WriteResult()
         self.connection.begin()
         try:
-            fresh = {row[0] for row in self._run(EVENTS.name, batch.events)}
-            result.events, result.repeated = len(fresh), batch.received - len(fresh)
-            derived = batch.derived if len(fresh) == len(batch.items) else batch.derive_only(fresh)
-            if fresh:
-                result.touched[EVENTS.name] = _days(batch.events)
-            for name, table in derived.items():
-                written = self._run(name, table)
-                result.touched[name] = {row[0] for row in written} if name in UPSERTED else _days(table)
-            if batch.offsets.num_rows:
-                self._run(KAFKA_OFFSETS.name, batch.offsets)
-            self.connection.commit()
+            try:
+                self._run(EVENTS.name, batch.events)
+                fresh = None
+            except duckdb.ConstraintException:
+                # The batch repeats an event stored before (a producer published it twice): start the
+                # transaction again and store only the events that are new.
+                self.connection.rollback()
+                self.connection.begin()
+                fresh = {row[0] for row in self._run(EVENTS.name, batch.events, statement="events_not_stored")}
+            return self._write_derived(batch, fresh)
         except BaseException as error:
             self._failed = error
             self.connection.rollback()
             raise
+
+    def _write_derived(self, batch: PreparedBatch, fresh: set[str] | None) -> WriteResult:
+        """The rest of the batch's transaction, after its events: derived rows, offsets, commit.
+
+        ``fresh`` holds the ids of the events that were new, or is None when all of them were.
+        """
+        result = WriteResult()
+        stored = len(batch.items) if fresh is None else len(fresh)
+        result.events, result.repeated = stored, batch.received - stored
+        derived = batch.derived if stored == len(batch.items) else batch.derive_only(fresh or ())
+        if stored:
+            result.touched[EVENTS.name] = _days(batch.events)
+        for name, table in derived.items():
+            written = self._run(name, table)
+            result.touched[name] = {row[0] for row in written} if name in UPSERTED else _days(table)
+        if batch.offsets.num_rows:
+            self._run(KAFKA_OFFSETS.name, batch.offsets)
+        self.connection.commit()
         return result
 
     def close(self) -> None:
         self.connection.close()
 
-    def _run(self, name: str, table: pa.Table) -> list[tuple[Any, ...]]:
-        """Run the named write with the batch's table registered as `batch_<name>`; its RETURNING rows."""
+    def _run(self, name: str, table: pa.Table, *, statement: str | None = None) -> list[tuple[Any, ...]]:
+        """Run the write named ``statement`` (default: the table's name) with the batch's rows for table ``name``
+        registered as `batch_<name>`; its RETURNING rows.
+
+        Runs inside the batch's transaction: when the statement fails, the rollback that follows drops the view
+        too (DuckDB cannot unregister it in a failed transaction).
+        """
         view = f"batch_{name}"
         self.connection.register(view, table)
-        try:
-            return self.connection.execute(_WRITES[name].sql).fetchall()
-        finally:
-            self.connection.unregister(view)
+        rows = self.connection.execute(_WRITES[statement or name].sql).fetchall()
+        self.connection.unregister(view)
+        return rows
 
 
 def _days(table: pa.Table) -> set[date]:

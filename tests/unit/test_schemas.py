@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import gc
+import time
+import uuid
+
 import msgspec
 import pytest
 
 from schemas import (
     EVENT_TYPES,
+    Plan,
+    RunPlanned,
     RunRequested,
+    Task,
     TaskFinished,
     UndecodableEvent,
     UnknownEvent,
     decode_event,
     encode_event,
     event_type_name,
+    new_event_id,
 )
 from tests.support.samples import one_of_each
 
@@ -70,3 +78,30 @@ def test_events_are_immutable_when_created() -> None:
     event = RunRequested(run_id="r", query="q")
     with pytest.raises(AttributeError):
         event.query = "other"  # type: ignore[misc]
+
+
+def test_event_ids_are_uuid7_and_sort_by_creation_time_when_created_milliseconds_apart() -> None:
+    before_ms = time.time_ns() // 1_000_000
+    first = new_event_id()
+    while time.time_ns() // 1_000_000 <= before_ms + 1:  # a later millisecond (bounded: the clock moves on)
+        pass
+    second = new_event_id()
+    parsed = uuid.UUID(hex=first)
+    assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
+    assert len(first) == 32 and first == parsed.hex
+    assert abs((parsed.int >> 80) - before_ms) <= 1000  # the leading 48 bits are the creation time in ms
+    assert first < second
+
+
+def test_event_ids_differ_when_created_in_the_same_millisecond() -> None:
+    ids = [new_event_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+
+
+def test_structs_are_left_out_of_cyclic_garbage_collection_when_decoded() -> None:
+    # Warehouse ingest decodes millions of events; untracked structs keep the collector from rescanning them.
+    planned = RunPlanned(
+        run_id="r", plan=Plan(tasks=(Task(id="1"),)), strategy="parallel", levels=[["1"]], critical_path=["1"]
+    )
+    event = decode_event(encode_event(planned))
+    assert not gc.is_tracked(event) and not gc.is_tracked(event.plan) and not gc.is_tracked(event.plan.tasks[0])

@@ -1,6 +1,7 @@
 """Warehouse benchmark: the writer core's sustained ingest rate, and the analyst queries at a million attempts.
 
 Run: uv run python -m tests.benchmarks.warehouse.bench_warehouse [--attempts N] [--batch N] [--repeat R] [--dir D]
+     [--random-ids] [--no-scrub]
 
 Not a timed test: the figures depend on the machine. What is measured:
   ingest   The writer core exactly as the service runs it, minus Kafka: synthetic records (generated first, as the
@@ -8,7 +9,9 @@ Not a timed test: the figures depend on the machine. What is measured:
            mapped to rows and Arrow tables on the preparing thread, and committed with its Kafka offsets in one
            DuckDB transaction on the database thread while the next batch is prepared. events/s = events over the
            wall time from the first batch to the last commit; DuckDB's automatic checkpoints fall inside it. The
-           final checkpoint when the file is closed is timed separately.
+           final checkpoint when the file is closed is timed separately. Event ids are time-ordered (UUIDv7, as
+           this project's producers write them); --random-ids gives random v4 ids instead, as other producers
+           may write them, which makes the index on event_id costlier. --no-scrub turns PII scrubbing off.
   snapshot One full Parquet snapshot of every table and day (what the service writes after a restart).
   queries  Every documented analyst query (services/warehouse/sql/examples.sql), against the DuckDB file opened
            read-only (no writer running) and against the snapshots (how analysts read while the writer runs):
@@ -47,8 +50,8 @@ QUERY_TARGET_MS = 500.0
 console = Console()
 
 
-def generate(attempts: int, seed: int) -> tuple[list[SyntheticRecord], SyntheticStream]:
-    stream = SyntheticStream(seed)
+def generate(attempts: int, seed: int, *, random_ids: bool) -> tuple[list[SyntheticRecord], SyntheticStream]:
+    stream = SyntheticStream(seed, random_ids=random_ids)
     records: list[SyntheticRecord] = []
     with _progress() as progress:
         task = progress.add_task("generating events", total=attempts)
@@ -103,13 +106,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of each query after the first")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--dir", type=Path, default=None, help="where the warehouse goes (default: a temporary dir)")
+    parser.add_argument("--random-ids", action="store_true", help="random (v4) event ids instead of time-ordered")
+    parser.add_argument("--no-scrub", action="store_true", help="store text without PII scrubbing")
     args = parser.parse_args()
 
     root = args.dir or Path(tempfile.mkdtemp(prefix="warehouse-bench-"))
     shutil.rmtree(root, ignore_errors=True)
-    settings = WarehouseSettings(dir=str(root), batch_max_events=args.batch)
+    settings = WarehouseSettings(dir=str(root), batch_max_events=args.batch, scrub_pii=not args.no_scrub)
     tune_process_for_ingest()  # as the service's bootstrap does
-    records, stream = generate(args.attempts, args.seed)
+    records, stream = generate(args.attempts, args.seed, random_ids=args.random_ids)
     # The generated records stay in memory for the whole run, which a service never does: keep the collector
     # from rescanning them, so the figure is the writer's and not an artefact of generating everything first.
     gc.freeze()
@@ -121,7 +126,9 @@ def main() -> None:
     console.print(
         f"[bold]ingest: {rate:,.0f} events/s[/] ({len(records):,} events in {elapsed:.1f} s, "
         f"batches of {args.batch:,}, "
-        f"PII scrubbing on; final checkpoint {checkpoint_s:.1f} s; file {size_mb:,.0f} MB) "
+        f"{'random v4' if args.random_ids else 'time-ordered v7'} event ids, "
+        f"PII scrubbing {'off' if args.no_scrub else 'on'}; "
+        f"final checkpoint {checkpoint_s:.1f} s; file {size_mb:,.0f} MB) "
         + ("[green]meets[/]" if rate >= INGEST_TARGET else "[red]misses[/]")
         + f" the {INGEST_TARGET:,}/s target"
     )

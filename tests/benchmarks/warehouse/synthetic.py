@@ -4,16 +4,21 @@ Each run is requested, planned, has every task dispatched, recorded and finished
 retried), and finishes with metrics; one in ten gets a reward. Records carry the topic, partition and offset the
 catalogue would give them, so the writer stores real-looking offsets. Arguments repeat across runs the way tool
 queries do, calculator expressions and results mostly do not, and about one text in fifty holds personal data.
+Event ids are this project's (time-ordered UUIDv7s), or with ``random_ids`` random v4 UUIDs, as a producer
+outside the project may write them.
 """
 
 from __future__ import annotations
 
 import random
+import uuid
 import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+import msgspec
 
 from schemas import (
     Event,
@@ -55,8 +60,9 @@ class SyntheticRecord:
 
 
 class SyntheticStream:
-    def __init__(self, seed: int = 7, prefix: str = "bench") -> None:
+    def __init__(self, seed: int = 7, prefix: str = "bench", *, random_ids: bool = False) -> None:
         self._random = random.Random(seed)
+        self._random_ids = random_ids
         self._catalogue = Catalogue(prefix)
         self._partitions = {self._catalogue.name(spec): spec.partitions for spec in TOPIC_SPECS}
         self._next_offset: dict[tuple[str, int], int] = defaultdict(int)
@@ -74,6 +80,8 @@ class SyntheticStream:
         partition = zlib.crc32(key.encode()) % self._partitions[topic]
         offset = self._next_offset[(topic, partition)]
         self._next_offset[(topic, partition)] = offset + 1
+        if self._random_ids:
+            event = msgspec.structs.replace(event, event_id=uuid.uuid4().hex)
         return SyntheticRecord(topic, partition, offset, encode_event(event), int(event.occurred_at.timestamp() * 1000))
 
     def _run(self) -> list[Event]:

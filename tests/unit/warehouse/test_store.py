@@ -47,6 +47,20 @@ def test_event_is_stored_once_and_derives_nothing_more_when_it_arrives_again(sto
     assert store.stored_offsets()[("t.events", 0)] == 4
 
 
+def test_only_new_events_are_stored_and_derived_when_a_batch_repeats_some_stored_ones(store: WarehouseStore) -> None:
+    stored = TurnRecorded(run_id="r", task_id="1", tool_name="kb_search", latency_s=0.2)
+    write(store, record(stored, offset=1))
+    new = [TurnRecorded(run_id="r", task_id=str(n), tool_name="calculator", latency_s=0.1) for n in (2, 3)]
+    result = write(store, record(new[0], offset=2), record(stored, offset=3), record(new[1], offset=4))
+    assert (result.events, result.repeated) == (2, 1)
+    assert store.count("events") == 3 and store.count("turns") == 3
+    ids = {row[0] for row in store.connection.execute("SELECT event_id FROM turns").fetchall()}
+    assert ids == {stored.event_id, new[0].event_id, new[1].event_id}
+    assert store.stored_offsets()[("t.events", 0)] == 5
+    # The failed first try left nothing behind: the next batch takes the plain insert again.
+    assert write(store, record(TurnRecorded(run_id="r", task_id="4", tool_name="sleep"), offset=5)).events == 1
+
+
 def test_run_and_attempt_rows_are_complete_when_their_events_span_batches_in_any_order(store: WarehouseStore) -> None:
     events = fan_out_run("run-2", failing="2")
     shuffled = random.Random(3).sample(events, len(events))
