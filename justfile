@@ -25,3 +25,16 @@ kafka-up:
 
 kafka-down:
     uv run genesis kafka down
+
+# Benchmarks: they print figures (not timed tests). See docs/*.md for what each measures.
+bench-gap:
+    uv run python -m tests.benchmarks.gap.bench_gap
+
+bench-scrub:
+    uv run python -m tests.benchmarks.curator.bench_scrub
+
+bench-warehouse:
+    uv run python -m tests.benchmarks.warehouse.bench_warehouse
+
+bench-warehouse-service:
+    uv run python -m tests.benchmarks.warehouse.bench_service
