@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from services.warehouse.core.batch import Batch, Partition
+from services.warehouse.core.prepare import PreparedBatch
 from services.warehouse.settings import WarehouseSettings
 from services.warehouse.snapshots import every_day, write_snapshot
 from services.warehouse.store import WarehouseStore
@@ -64,6 +65,8 @@ class Warehouse:
         self._on_ready = on_ready
         self._clock = clock
         self._batch = Batch()
+        # The batch handed to the preparer and not yet to the database: consuming goes on while it is prepared.
+        self._preparing: asyncio.Future[PreparedBatch] | None = None
         # Held while a batch is taken and handed over, and by rebalance hooks: a hook never sees half of that.
         self._lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
@@ -82,6 +85,7 @@ class Warehouse:
             "repeated": self._writer.repeated,
             "dead_letters": self.dead_letters,
             "snapshot_files": self.snapshot_files,
+            "pii_replaced": self._writer.pii_replaced,
         }
 
     async def start(self) -> None:
@@ -117,6 +121,7 @@ class Warehouse:
             if not self._failed:
                 async with self._lock:
                     await self._flush()
+                    await self._hand_over_prepared()
                 await self._writer.settled()
                 await self._snapshot(self._writer.take_touched())
         finally:
@@ -140,18 +145,28 @@ class Warehouse:
                         now, max_events=self._settings.batch_max_events, max_wait_s=self._settings.batch_max_wait_s
                     ):
                         await self._flush()
+                    elif self._preparing is not None and self._preparing.done():
+                        await self._hand_over_prepared()
                     await self._writer.collect()
                 await self._commit_to_kafka()
         except Exception as error:
             self._fail(error)
 
     async def _flush(self) -> None:
-        """Hand the current batch over (call with the lock held). Dead letters are published before the commit
-        that stores offsets past them, so a crash can repeat a dead letter but never lose one."""
+        """Hand the current batch to the preparer, after the one it is preparing goes to the database (call with
+        the lock held). Batches reach the database in the order they were taken."""
         batch, self._batch = self._batch, Batch()
-        if batch.is_empty:
+        await self._hand_over_prepared()
+        if not batch.is_empty:
+            self._preparing = asyncio.ensure_future(self._writer.prepare(batch))
+
+    async def _hand_over_prepared(self) -> None:
+        """The batch being prepared, once it is, to the database (call with the lock held). Dead letters are
+        published before the commit that stores offsets past them: a crash can repeat one, never lose one."""
+        if self._preparing is None:
             return
-        prepared = await self._writer.prepare(batch)
+        preparing, self._preparing = self._preparing, None
+        prepared = await preparing
         for letter in prepared.dead_letters:
             await self._inbox.dead_letter(letter.record, letter.record.value, letter.reason)
         self.dead_letters += len(prepared.dead_letters)
@@ -198,6 +213,7 @@ class Warehouse:
 
     async def _settled_or_fatal(self) -> None:
         try:
+            await self._hand_over_prepared()
             await self._writer.settled()
         except Exception as error:
             self._fail(error)

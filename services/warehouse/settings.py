@@ -28,6 +28,9 @@ class WarehouseSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     snapshot_interval_s: float = 5.0
     # Text fields (arguments, results, prompts, answers, errors) pass through the curator's PII scrubber first.
     scrub_pii: bool = True
+    # Batches are prepared (decoded, scrubbed, turned into Arrow tables) in a worker process with its own
+    # interpreter lock, so consuming, preparing and committing overlap; false: on a thread of the service.
+    prepare_in_process: bool = True
     # At start-up the writer waits this long for readers (`genesis warehouse sql`) to release the file.
     open_timeout_s: float = 30.0
 

@@ -102,9 +102,14 @@ class WarehouseStore:
         ``fresh`` holds the ids of the events that were new, or is None when all of them were.
         """
         result = WriteResult()
-        stored = len(batch.items) if fresh is None else len(fresh)
+        stored = batch.unique if fresh is None else len(fresh)
         result.events, result.repeated = stored, batch.received - stored
-        derived = batch.derived if stored == len(batch.items) else batch.derive_only(fresh or ())
+        if stored == batch.unique:
+            derived = batch.derived
+        elif batch.derive_only is None:
+            raise BatchRefused("the batch repeats stored events, and whoever prepared it left no way to derive anew")
+        else:
+            derived = batch.derive_only(fresh or ())
         if stored:
             result.touched[EVENTS.name] = _days(batch.events)
         for name, table in derived.items():

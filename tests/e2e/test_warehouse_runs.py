@@ -13,6 +13,7 @@ from schemas import RunFinished
 from services.curator.core.pii import PiiDetector
 from services.warehouse.app import Warehouse
 from services.warehouse.core.scrubbing import TextScrubber
+from services.warehouse.preparing import ThreadPreparer
 from services.warehouse.settings import WarehouseSettings
 from services.warehouse.store import WarehouseStore
 from services.warehouse.writer import BatchWriter
@@ -53,7 +54,7 @@ async def in_process_warehouse(bootstrap: str, catalogue: Catalogue, root: Path)
     settings = WarehouseSettings(dir=str(root), group_id=f"{catalogue.prefix}-warehouse", batch_max_wait_s=0.1)
     store = WarehouseStore.open(settings.database_path, checkpoint_threshold=settings.checkpoint_threshold, timeout_s=5)
     broker = make_broker(KafkaSettings(), bootstrap, client_id="warehouse")
-    writer = BatchWriter(store, TextScrubber(PiiDetector().scrub))
+    writer = BatchWriter(store, ThreadPreparer(TextScrubber(PiiDetector().scrub)))
     ready = asyncio.Event()
 
     async def on_ready() -> None:

@@ -7,8 +7,9 @@ Derived rows are built for every event of the batch; when the database already h
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -20,6 +21,8 @@ from services.warehouse.core.tables import EVENTS, KAFKA_OFFSETS
 
 
 class EventScrubber(Protocol):
+    replaced: int  # personal data values replaced so far
+
     def event(self, event: Any) -> Any: ...
 
 
@@ -29,19 +32,17 @@ class PreparedBatch:
     derived: dict[str, pa.Table]  # table name -> rows, for the tables this batch adds to
     offsets: pa.Table  # kafka_offsets rows: where each partition's records end
     next_offsets: dict[Partition, int]  # the same, for the consumer
-    items: list[Ingested]  # one per event id, in batch order
-    stored: list[Any]  # the scrubbed form of each item's event, as stored
+    unique: int  # events with distinct ids in the batch: the rows of `events`
     received: int  # events in the batch, repeats included
     dead_letters: list[DeadLetter]  # records that are no event: for the dead-letter topic, before the commit
-
-    def derive_only(self, event_ids: Collection[str]) -> dict[str, pa.Table]:
-        """Derived rows of the given events alone (the batch held events the database already had)."""
-        return derive(
-            [(item, event) for item, event in zip(self.items, self.stored, strict=True) if item.event_id in event_ids]
-        )
+    pii_replaced: int  # personal data values the scrubber replaced while preparing this batch
+    # The derived rows of some of the batch's events alone, for a batch that repeats events the database already
+    # has. Not sent between processes: whoever prepared the batch sets it (see prepared_with).
+    derive_only: Callable[[Collection[str]], dict[str, pa.Table]] | None = field(default=None, compare=False)
 
 
 def prepare(batch: Batch, scrubber: EventScrubber) -> PreparedBatch:
+    replaced_before = scrubber.replaced
     decoded, dead_letters = decode_records(batch.records)
     items = _first_of_each_id(decoded)
     stored = [scrubber.event(item.event) for item in items]
@@ -52,11 +53,22 @@ def prepare(batch: Batch, scrubber: EventScrubber) -> PreparedBatch:
         derived=derive(pairs),
         offsets=KAFKA_OFFSETS.from_tuples(offsets),
         next_offsets=dict(batch.next_offsets),
-        items=items,
-        stored=stored,
+        unique=len(items),
         received=len(decoded),
         dead_letters=dead_letters,
+        pii_replaced=scrubber.replaced - replaced_before,
+        derive_only=partial(_derive_only, pairs),
     )
+
+
+def derive_only(batch: Batch, scrubber: EventScrubber, event_ids: Collection[str]) -> dict[str, pa.Table]:
+    """The derived rows of the given events of a batch, prepared again (for a preparer in another process)."""
+    decoded, _ = decode_records(batch.records)
+    return _derive_only([(item, scrubber.event(item.event)) for item in _first_of_each_id(decoded)], event_ids)
+
+
+def _derive_only(pairs: list[tuple[Ingested, Any]], event_ids: Collection[str]) -> dict[str, pa.Table]:
+    return derive([(item, event) for item, event in pairs if item.event_id in event_ids])
 
 
 def derive(pairs: list[tuple[Ingested, Any]]) -> dict[str, pa.Table]:

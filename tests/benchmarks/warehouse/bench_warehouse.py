@@ -1,17 +1,22 @@
 """Warehouse benchmark: the writer core's sustained ingest rate, and the analyst queries at a million attempts.
 
 Run: uv run python -m tests.benchmarks.warehouse.bench_warehouse [--attempts N] [--batch N] [--repeat R] [--dir D]
-     [--random-ids] [--no-scrub]
+     [--random-ids] [--no-scrub] [--prepare-on-thread] [--as-consumed]
 
 Not a timed test: the figures depend on the machine. What is measured:
   ingest   The writer core exactly as the service runs it, minus Kafka: synthetic records (generated first, as the
            consumer would hand them over) are cut into batches, each decoded, scrubbed for PII (on, the default),
-           mapped to rows and Arrow tables on the preparing thread, and committed with its Kafka offsets in one
+           mapped to rows and Arrow tables by the preparer, and committed with its Kafka offsets in one
            DuckDB transaction on the database thread while the next batch is prepared. events/s = events over the
            wall time from the first batch to the last commit; DuckDB's automatic checkpoints fall inside it. The
            final checkpoint when the file is closed is timed separately. Event ids are time-ordered (UUIDv7, as
            this project's producers write them); --random-ids gives random v4 ids instead, as other producers
            may write them, which makes the index on event_id costlier. --no-scrub turns PII scrubbing off.
+           Batches are prepared in a worker process, as in the service; --prepare-on-thread on a thread.
+           Records come in the order they were generated, whole runs together, so most task attempts are
+           dispatched and finished within one batch; --as-consumed orders them as a consumer reading the
+           topics' backlog gets them (partition by partition, a fetch at a time), which splits every attempt
+           over two batches and makes the second an update of the row the first inserted.
   snapshot One full Parquet snapshot of every table and day (what the service writes after a restart).
   queries  Every documented analyst query (services/warehouse/sql/examples.sql), against the DuckDB file opened
            read-only (no writer running) and against the snapshots (how analysts read while the writer runs):
@@ -35,15 +40,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from services.warehouse.bootstrap import build_scrubber
+from services.warehouse.bootstrap import build_preparer
 from services.warehouse.core.batch import Batch
 from services.warehouse.query import Reader, snapshot_reader
 from services.warehouse.settings import WarehouseSettings
 from services.warehouse.snapshots import every_day, write_snapshot
 from services.warehouse.sql import named_statements
 from services.warehouse.store import WarehouseStore
-from services.warehouse.writer import BatchWriter, tune_process_for_ingest
-from tests.benchmarks.warehouse.synthetic import SyntheticRecord, SyntheticStream
+from services.warehouse.tuning import tune_process_for_ingest
+from services.warehouse.writer import BatchWriter
+from tests.benchmarks.warehouse.synthetic import SyntheticRecord, SyntheticStream, as_consumed
 
 INGEST_TARGET = 50_000
 QUERY_TARGET_MS = 500.0
@@ -66,7 +72,7 @@ def generate(attempts: int, seed: int, *, random_ids: bool) -> tuple[list[Synthe
 async def ingest(records: list[SyntheticRecord], settings: WarehouseSettings) -> tuple[float, float]:
     """Seconds for the whole stream, and for the final checkpoint."""
     store = WarehouseStore.open(settings.database_path, checkpoint_threshold=settings.checkpoint_threshold, timeout_s=5)
-    writer = BatchWriter(store, build_scrubber(settings))
+    writer = BatchWriter(store, build_preparer(settings))
     await writer.start()
     size = settings.batch_max_events
     with _progress() as progress:
@@ -108,13 +114,24 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="where the warehouse goes (default: a temporary dir)")
     parser.add_argument("--random-ids", action="store_true", help="random (v4) event ids instead of time-ordered")
     parser.add_argument("--no-scrub", action="store_true", help="store text without PII scrubbing")
+    parser.add_argument(
+        "--as-consumed", action="store_true", help="records in the order a consumer reading a backlog gets them"
+    )
+    parser.add_argument("--prepare-on-thread", action="store_true", help="prepare on a thread, not a worker process")
     args = parser.parse_args()
 
     root = args.dir or Path(tempfile.mkdtemp(prefix="warehouse-bench-"))
     shutil.rmtree(root, ignore_errors=True)
-    settings = WarehouseSettings(dir=str(root), batch_max_events=args.batch, scrub_pii=not args.no_scrub)
+    settings = WarehouseSettings(
+        dir=str(root),
+        batch_max_events=args.batch,
+        scrub_pii=not args.no_scrub,
+        prepare_in_process=not args.prepare_on_thread,
+    )
     tune_process_for_ingest()  # as the service's bootstrap does
     records, stream = generate(args.attempts, args.seed, random_ids=args.random_ids)
+    if args.as_consumed:
+        records = as_consumed(records)
     # The generated records stay in memory for the whole run, which a service never does: keep the collector
     # from rescanning them, so the figure is the writer's and not an artefact of generating everything first.
     gc.freeze()
@@ -127,7 +144,9 @@ def main() -> None:
         f"[bold]ingest: {rate:,.0f} events/s[/] ({len(records):,} events in {elapsed:.1f} s, "
         f"batches of {args.batch:,}, "
         f"{'random v4' if args.random_ids else 'time-ordered v7'} event ids, "
-        f"PII scrubbing {'off' if args.no_scrub else 'on'}; "
+        f"{'as consumed from a backlog' if args.as_consumed else 'whole runs per batch'}, "
+        f"PII scrubbing {'off' if args.no_scrub else 'on'}, "
+        f"prepared {'on a thread' if args.prepare_on_thread else 'in a worker process'}; "
         f"final checkpoint {checkpoint_s:.1f} s; file {size_mb:,.0f} MB) "
         + ("[green]meets[/]" if rate >= INGEST_TARGET else "[red]misses[/]")
         + f" the {INGEST_TARGET:,}/s target"

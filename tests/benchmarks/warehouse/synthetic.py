@@ -57,6 +57,7 @@ class SyntheticRecord:
     offset: int
     value: bytes
     timestamp: int
+    key: bytes | None = None
 
 
 class SyntheticStream:
@@ -211,3 +212,17 @@ class SyntheticStream:
     def _text(self, rng: random.Random) -> str:
         text = f"{rng.choice(FACTS)} of {rng.choice(TOPICS)}"
         return f"{text}, {rng.choice(PERSONAL)}" if rng.random() < 0.02 else text
+
+
+def as_consumed(records: list[SyntheticRecord], per_fetch: int = 2_000) -> list[SyntheticRecord]:
+    """The records in the order a consumer reading them as a backlog gets them: each partition in turn, about
+    one fetch (1 MB, some 2,000 records) at a time. Events of one run then land in different batches (a task's
+    dispatch in one, its end in a later one), as they do in a running system, where they are seconds apart."""
+    partitions: dict[tuple[str, int], list[SyntheticRecord]] = defaultdict(list)
+    for record in records:
+        partitions[(record.topic, record.partition)].append(record)
+    ordered: list[SyntheticRecord] = []
+    for start in range(0, max(map(len, partitions.values()), default=0), per_fetch):
+        for records_of_partition in partitions.values():
+            ordered.extend(records_of_partition[start : start + per_fetch])
+    return ordered

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from schemas import RunFinished, RunRejected, TaskFinished, TaskReady, encode_event
-from services.warehouse.core.batch import Batch
+from services.warehouse.core.batch import Batch, RawRecord
 from services.warehouse.core.derived import DerivedRows
 from services.warehouse.core.prepare import prepare
 from services.warehouse.core.scrubbing import KeepText
@@ -44,7 +44,9 @@ def test_unknown_event_without_id_is_named_by_its_kafka_position_when_kept() -> 
 def test_undecodable_bytes_become_dead_letters_and_advance_the_offset_when_prepared() -> None:
     bad = record(b"{not json", partition=1, offset=5)
     batch = prepared(bad, record(RunRejected(run_id="r", reason="cycle"), partition=1, offset=6))
-    assert [letter.record for letter in batch.dead_letters] == [bad]
+    assert [letter.record for letter in batch.dead_letters] == [
+        RawRecord(bad.topic, bad.partition, bad.offset, bad.value, bad.timestamp, bad.key)
+    ]
     assert batch.dead_letters[0].reason.startswith("undecodable")
     assert batch.next_offsets == {("t.events", 1): 7}
     assert batch.events.num_rows == 1
