@@ -1,9 +1,11 @@
 """Events to the rows of every table but `events` (docs/WAREHOUSE.md lists the columns).
 
-Known event types fill the derived tables: append-only rows for turns, plans, skips, rewards and policies, and
-partial rows for `runs` and `task_attempts`, which several events fill in any order. Partial rows of one batch
-are merged here with the rules the upserts apply in DuckDB (sql/writes.sql): a status only moves forward, the
-first end of a run or attempt decides every column of that end, and any other column keeps its first value.
+Known event types fill the derived tables: append-only rows for task dispatches and ends, turns, plans, skips,
+rewards and policies, and partial rows for `runs`, which several events fill in any order. Partial rows of one
+batch are merged here with the rules the upsert applies in DuckDB (sql/writes.sql): a status only moves forward,
+the first end of a run decides every column of that end, and any other column keeps its first value. Of an
+attempt's dispatch and of its end, the first report is kept (here within a batch, by the key in DuckDB across
+batches).
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from services.warehouse.core.tables import (
     POLICIES,
     REWARDS,
     RUNS,
-    TASK_ATTEMPTS,
     TASK_DEPENDENCIES,
+    TASK_DISPATCHES,
+    TASK_ENDS,
     TASK_SKIPS,
     TASKS,
     TURNS,
@@ -63,7 +66,9 @@ class DerivedRows:
 
     def __init__(self) -> None:
         self.runs: dict[str, dict[str, Any]] = {}
-        self.task_attempts: dict[tuple[str, str, int], dict[str, Any]] = {}
+        # Per attempt (run_id, task_id, attempt), the first report of its dispatch and of its end.
+        self.task_dispatches: dict[tuple[str, str, int], tuple[Any, ...]] = {}
+        self.task_ends: dict[tuple[str, str, int], tuple[Any, ...]] = {}
         self.appended: dict[str, list[tuple[Any, ...]]] = {
             spec.name: [] for spec in (TURNS, TASKS, TASK_DEPENDENCIES, TASK_SKIPS, REWARDS, POLICIES)
         }
@@ -78,8 +83,10 @@ class DerivedRows:
         tables = {}
         if self.runs:
             tables[RUNS.name] = RUNS.from_dicts(self.runs.values())
-        if self.task_attempts:
-            tables[TASK_ATTEMPTS.name] = TASK_ATTEMPTS.from_dicts(self.task_attempts.values())
+        if self.task_dispatches:
+            tables[TASK_DISPATCHES.name] = TASK_DISPATCHES.from_tuples(list(self.task_dispatches.values()))
+        if self.task_ends:
+            tables[TASK_ENDS.name] = TASK_ENDS.from_tuples(list(self.task_ends.values()))
         for spec in (TURNS, TASKS, TASK_DEPENDENCIES, TASK_SKIPS, REWARDS, POLICIES):
             if rows := self.appended[spec.name]:
                 tables[spec.name] = spec.from_tuples(rows)
@@ -94,24 +101,6 @@ class DerivedRows:
         if status not in _RUN_PROGRESS and row["status"] not in _RUN_PROGRESS:
             columns = {name: value for name, value in columns.items() if name not in RUN_END_COLUMNS}
         elif _RUN_PROGRESS.get(row["status"], 2) < _RUN_PROGRESS.get(status, 2):
-            row["status"] = status
-        _keep_first(row, columns)
-
-    def merge_attempt(self, key: tuple[str, str, int], at: datetime, **columns: Any) -> None:
-        row = self.task_attempts.get(key)
-        if row is None:
-            self.task_attempts[key] = {
-                "run_id": key[0],
-                "task_id": key[1],
-                "attempt": key[2],
-                "day": day_of(at),
-                **columns,
-            }
-            return
-        status = columns.pop("status")
-        if status != "dispatched":
-            if row["status"] != "dispatched":
-                return  # the attempt already ended: a second report of its end is not applied
             row["status"] = status
         _keep_first(row, columns)
 
@@ -174,13 +163,17 @@ def _run_planned(rows: DerivedRows, event: RunPlanned) -> None:
 
 
 def _task_ready(rows: DerivedRows, event: TaskReady) -> None:
-    rows.merge_attempt(
+    rows.task_dispatches.setdefault(
         (event.run_id, event.task_id, event.attempt),
-        event.occurred_at,
-        status="dispatched",
-        tool=event.tool,
-        dispatched_at=event.occurred_at,
-        timeout_s=event.timeout_s,
+        (
+            event.run_id,
+            event.task_id,
+            event.attempt,
+            event.tool,
+            event.occurred_at,
+            event.timeout_s,
+            day_of(event.occurred_at),
+        ),
     )
 
 
@@ -188,19 +181,26 @@ def _task_finished(rows: DerivedRows, event: TaskFinished) -> None:
     latency_s = None
     if event.started_at is not None and event.finished_at is not None:
         latency_s = (event.finished_at - event.started_at).total_seconds()
-    rows.merge_attempt(
+    # The first report of an attempt's end decides it: a second one (an executor that ran the attempt again
+    # after a crash) is not applied.
+    rows.task_ends.setdefault(
         (event.run_id, event.task_id, event.attempt),
-        event.occurred_at,
-        status=event.status,
-        error=event.error,
-        retryable=event.retryable,
-        started_at=event.started_at,
-        finished_at=event.finished_at,
-        latency_s=latency_s,
-        executor=event.executor or None,
-        input_tokens=event.input_tokens,
-        output_tokens=event.output_tokens,
-        result=json_bytes(event.result) if event.status == "ok" else None,
+        (
+            event.run_id,
+            event.task_id,
+            event.attempt,
+            event.status,
+            event.error,
+            event.retryable,
+            event.started_at,
+            event.finished_at,
+            latency_s,
+            event.executor or None,
+            event.input_tokens,
+            event.output_tokens,
+            json_bytes(event.result) if event.status == "ok" else None,
+            day_of(event.occurred_at),
+        ),
     )
 
 

@@ -89,21 +89,30 @@ RUNS = spec(
     ("labels", JSON),
     ("day", DAY),
 )
-TASK_ATTEMPTS = spec(
-    "task_attempts",
+# A task attempt's dispatch (TaskReady) and its end (TaskFinished) arrive on different topics, usually in
+# different batches: each is appended to a table of its own, and the task_attempts view joins them (views.sql).
+TASK_DISPATCHES = spec(
+    "task_dispatches",
     ("run_id", TEXT),
     ("task_id", TEXT),
     ("attempt", INT),
     ("tool", TEXT),
+    ("dispatched_at", TIME),
+    ("timeout_s", REAL),
+    ("day", DAY),
+)
+TASK_ENDS = spec(
+    "task_ends",
+    ("run_id", TEXT),
+    ("task_id", TEXT),
+    ("attempt", INT),
     ("status", TEXT),
     ("error", TEXT),
     ("retryable", FLAG),
-    ("dispatched_at", TIME),
     ("started_at", TIME),
     ("finished_at", TIME),
     ("latency_s", REAL),
     ("executor", TEXT),
-    ("timeout_s", REAL),
     ("input_tokens", INT),
     ("output_tokens", INT),
     ("result", JSON),
@@ -174,6 +183,17 @@ POLICIES = spec(
 KAFKA_OFFSETS = spec("kafka_offsets", ("topic", TEXT), ("partition", INT), ("next_offset", BIG))
 
 # Tables written from events, in the order a batch writes them (events first: it decides what is new).
-EVENT_TABLES = (EVENTS, RUNS, TASK_ATTEMPTS, TURNS, TASKS, TASK_DEPENDENCIES, TASK_SKIPS, REWARDS, POLICIES)
+EVENT_TABLES = (
+    EVENTS,
+    RUNS,
+    TASK_DISPATCHES,
+    TASK_ENDS,
+    TURNS,
+    TASKS,
+    TASK_DEPENDENCIES,
+    TASK_SKIPS,
+    REWARDS,
+    POLICIES,
+)
 # Tables whose rows change after they are written (several events fill one row).
-UPSERTED = frozenset({RUNS.name, TASK_ATTEMPTS.name})
+UPSERTED = frozenset({RUNS.name})

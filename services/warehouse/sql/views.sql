@@ -1,6 +1,29 @@
 -- What analysts ask most, as views over the tables (docs/WAREHOUSE.md). Created in the DuckDB file by the writer,
 -- and over the Parquet snapshots by `genesis warehouse sql`, so the same names work in both places.
 
+-- One row per task attempt: its dispatch and its end, either of which may not have arrived yet.
+CREATE OR REPLACE VIEW task_attempts AS
+SELECT
+    run_id,
+    task_id,
+    attempt,
+    d.tool,
+    coalesce(e.status, 'dispatched') AS status,  -- dispatched until the attempt ends, then ok | error
+    e.error,
+    e.retryable,
+    d.dispatched_at,
+    e.started_at,
+    e.finished_at,
+    e.latency_s,
+    e.executor,
+    d.timeout_s,
+    e.input_tokens,
+    e.output_tokens,
+    e.result,
+    coalesce(d.day, e.day) AS day
+FROM task_dispatches AS d
+FULL JOIN task_ends AS e USING (run_id, task_id, attempt);
+
 -- Latency of finished attempts per tool, as the executors measured it.
 CREATE OR REPLACE VIEW tool_latency AS
 SELECT

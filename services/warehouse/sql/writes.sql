@@ -1,5 +1,7 @@
 -- The writer's statements, run in one transaction per batch with the batch's tables registered as
 -- batch_<table>. Derived rows are built only from the events the first statement actually inserted.
+-- Plain inserts first: when one fails on a stored key (a repeat), the writer rolls the batch back and writes it
+-- again with the <name>_not_stored statements, which skip what is stored.
 
 -- name: events
 -- The common case: no event of the batch is stored yet. A stored id makes it fail (events.event_id is the
@@ -46,26 +48,19 @@ ON CONFLICT (run_id) DO UPDATE SET
     reason = CASE WHEN runs.finished_at IS NULL THEN excluded.reason ELSE runs.reason END
 RETURNING day;
 
--- name: task_attempts
--- The dispatch (TaskReady) and the end (TaskFinished) of an attempt meet here in either order. The first end
--- decides the end's columns (a second report of the same attempt's end is not applied); dispatch columns keep
--- their first value.
-INSERT INTO task_attempts BY NAME SELECT * FROM batch_task_attempts
-ON CONFLICT (run_id, task_id, attempt) DO UPDATE SET
-    tool = coalesce(task_attempts.tool, excluded.tool),
-    dispatched_at = coalesce(task_attempts.dispatched_at, excluded.dispatched_at),
-    timeout_s = coalesce(task_attempts.timeout_s, excluded.timeout_s),
-    status = CASE WHEN task_attempts.status = 'dispatched' THEN excluded.status ELSE task_attempts.status END,
-    error = CASE WHEN task_attempts.status = 'dispatched' THEN excluded.error ELSE task_attempts.error END,
-    retryable = CASE WHEN task_attempts.status = 'dispatched' THEN excluded.retryable ELSE task_attempts.retryable END,
-    started_at = CASE WHEN task_attempts.status = 'dispatched' THEN excluded.started_at ELSE task_attempts.started_at END,
-    finished_at = CASE WHEN task_attempts.status = 'dispatched' THEN excluded.finished_at ELSE task_attempts.finished_at END,
-    latency_s = CASE WHEN task_attempts.status = 'dispatched' THEN excluded.latency_s ELSE task_attempts.latency_s END,
-    executor = CASE WHEN task_attempts.status = 'dispatched' THEN excluded.executor ELSE task_attempts.executor END,
-    input_tokens = CASE WHEN task_attempts.status = 'dispatched' THEN excluded.input_tokens ELSE task_attempts.input_tokens END,
-    output_tokens = CASE WHEN task_attempts.status = 'dispatched' THEN excluded.output_tokens ELSE task_attempts.output_tokens END,
-    result = CASE WHEN task_attempts.status = 'dispatched' THEN excluded.result ELSE task_attempts.result END
-RETURNING day;
+-- name: task_dispatches
+-- The first report of an attempt's dispatch; a stored one makes this fail, and the writer then uses the next.
+INSERT INTO task_dispatches BY NAME SELECT * FROM batch_task_dispatches;
+
+-- name: task_dispatches_not_stored
+INSERT INTO task_dispatches BY NAME SELECT * FROM batch_task_dispatches ON CONFLICT DO NOTHING;
+
+-- name: task_ends
+-- The first report of an attempt's end decides it; a stored one makes this fail, and the writer then uses the next.
+INSERT INTO task_ends BY NAME SELECT * FROM batch_task_ends;
+
+-- name: task_ends_not_stored
+INSERT INTO task_ends BY NAME SELECT * FROM batch_task_ends ON CONFLICT DO NOTHING;
 
 -- name: kafka_offsets
 INSERT INTO kafka_offsets BY NAME SELECT * FROM batch_kafka_offsets

@@ -45,10 +45,14 @@ def test_worker_prepares_the_same_tables_as_a_thread_when_given_the_same_batch(w
     assert there.derived.keys() == here.derived.keys()
     assert all(there.derived[name].equals(here.derived[name]) for name in here.derived)
     assert there.offsets.equals(here.offsets) and there.next_offsets == here.next_offsets
-    assert (there.unique, there.received, there.pii_replaced) == (here.unique, here.received, here.pii_replaced) == (
-        len(events),
-        len(events),
-        1,
+    assert (
+        (there.unique, there.received, there.pii_replaced)
+        == (here.unique, here.received, here.pii_replaced)
+        == (
+            len(events),
+            len(events),
+            1,
+        )
     )
 
 

@@ -9,8 +9,9 @@ from services.warehouse.core.batch import Batch, RawRecord
 from services.warehouse.core.derived import DerivedRows
 from services.warehouse.core.prepare import prepare
 from services.warehouse.core.scrubbing import KeepText
+from services.warehouse.store import WarehouseStore
 from tests.support.samples import one_of_each
-from tests.unit.warehouse.events import FakeRecord, at, fan_out_run, prepared, record
+from tests.unit.warehouse.events import FakeRecord, at, fan_out_run, prepared, record, write
 
 
 def test_every_event_becomes_one_events_row_with_its_origin_when_prepared() -> None:
@@ -82,34 +83,34 @@ def test_final_status_wins_over_progress_when_a_late_request_arrives() -> None:
     assert rows.runs["r"]["reason"] == "task 1 failed"
 
 
-def test_attempt_row_joins_dispatch_and_end_when_both_arrive() -> None:
-    rows = DerivedRows()
-    rows.add(
-        TaskFinished(
-            run_id="r",
-            task_id="1",
-            attempt=2,
-            status="ok",
-            result=[1],
-            started_at=at(1),
-            finished_at=at(1.5),
-            executor="x-1",
-        )
+def test_attempt_row_joins_dispatch_and_end_when_they_arrive_in_different_batches(store: WarehouseStore) -> None:
+    end = TaskFinished(
+        run_id="r",
+        task_id="1",
+        attempt=2,
+        status="ok",
+        result=[1],
+        started_at=at(1),
+        finished_at=at(1.5),
+        executor="x",
     )
-    rows.add(TaskReady(run_id="r", task_id="1", attempt=2, tool="kb_search", occurred_at=at(0.9), timeout_s=5.0))
-    (row,) = rows.task_attempts.values()
-    assert (row["tool"], row["status"], row["executor"], row["latency_s"]) == ("kb_search", "ok", "x-1", 0.5)
-    assert row["dispatched_at"] == at(0.9) and row["timeout_s"] == 5.0
-    assert msgspec.json.decode(row["result"]) == [1]
+    write(store, end)  # the end first: the topics are read in any order
+    assert store.connection.execute("SELECT tool, status FROM task_attempts").fetchall() == [(None, "ok")]
+    write(store, TaskReady(run_id="r", task_id="1", attempt=2, tool="kb_search", occurred_at=at(0.9), timeout_s=5.0))
+    [row] = store.connection.execute(
+        "SELECT tool, status, executor, latency_s, dispatched_at, timeout_s, result FROM task_attempts"
+    ).fetchall()
+    assert row[:4] == ("kb_search", "ok", "x", 0.5)
+    assert row[4] == at(0.9) and row[5] == 5.0 and msgspec.json.decode(row[6]) == [1]
 
 
-def test_first_end_wins_when_an_attempt_reports_twice() -> None:
+def test_first_end_wins_when_an_attempt_reports_twice_in_one_batch() -> None:
     rows = DerivedRows()
     rows.add(
         TaskFinished(run_id="r", task_id="1", status="error", error="timeout", started_at=at(0), finished_at=at(1))
     )
     rows.add(TaskFinished(run_id="r", task_id="1", status="ok", result=3, started_at=at(0), finished_at=at(2)))
-    (row,) = rows.task_attempts.values()
+    (row,) = rows.tables()["task_ends"].to_pylist()
     assert (row["status"], row["error"], row["latency_s"], row["result"]) == ("error", "timeout", 1.0, None)
 
 

@@ -131,3 +131,24 @@ def test_every_example_query_is_quoted_in_the_warehouse_guide_when_documented() 
     guide = (Path(__file__).resolve().parents[3] / "docs" / "WAREHOUSE.md").read_text()
     for name, example in named_statements("examples.sql").items():
         assert f"**{name}**" in guide and example.sql in guide, name
+
+
+def test_attempts_of_an_earlier_version_move_to_the_dispatch_and_end_tables_when_the_file_is_opened() -> None:
+    connection = duckdb.connect()
+    connection.execute(
+        "CREATE TABLE task_attempts (run_id VARCHAR, task_id VARCHAR, attempt INTEGER, tool VARCHAR, status VARCHAR, "
+        "error VARCHAR, retryable BOOLEAN, dispatched_at TIMESTAMPTZ, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, "
+        "latency_s DOUBLE, executor VARCHAR, timeout_s DOUBLE, input_tokens INTEGER, output_tokens INTEGER, "
+        "result JSON, day DATE, PRIMARY KEY (run_id, task_id, attempt))"
+    )
+    connection.execute(
+        "INSERT INTO task_attempts VALUES "
+        "('r', '1', 1, 'sleep', 'ok', NULL, true, '2026-03-01 09:00:00+00', '2026-03-01 09:00:01+00', "
+        "'2026-03-01 09:00:02+00', 1.0, 'x', 30, 0, 0, '1', '2026-03-01'), "
+        "('r', '2', 1, 'sleep', 'dispatched', NULL, NULL, '2026-03-01 09:00:00+00', NULL, NULL, NULL, NULL, 30, "
+        "NULL, NULL, NULL, '2026-03-01')"
+    )
+    store = WarehouseStore(connection)
+    rows = store.connection.execute("SELECT task_id, tool, status, latency_s FROM task_attempts ORDER BY 1").fetchall()
+    assert rows == [("1", "sleep", "ok", 1.0), ("2", "sleep", "dispatched", None)]
+    assert (store.count("task_dispatches"), store.count("task_ends")) == (2, 1)
