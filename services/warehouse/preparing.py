@@ -12,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 from collections.abc import Collection
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
@@ -68,10 +71,11 @@ class ProcessPreparer:
             initializer=_start_worker,
             initargs=(scrub_pii,),
         )
+        self.worker_pid: int | None = None
 
     async def start(self) -> None:
         """Start the worker now (it imports for a second or so), not when the first batch arrives."""
-        await _run(self._worker, _ready)
+        self.worker_pid = await _run(self._worker, os.getpid)
 
     async def prepare(self, batch: Batch) -> PreparedBatch:
         portable = batch.portable()
@@ -96,12 +100,22 @@ _scrubber: EventScrubber = KeepText()
 
 def _start_worker(scrub_pii: bool) -> None:
     global _scrubber
+    _exit_with_parent()
     tune_process_for_ingest()
     _scrubber = build_scrubber(scrub_pii)
 
 
-def _ready() -> bool:
-    return True
+def _exit_with_parent() -> None:
+    """A service killed outright (SIGKILL) cannot shut its pool down, and the worker would wait for work forever
+    (it holds both ends of its task queue, so it never sees the queue close): it leaves when its parent does."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_when_gone, args=(parent.sentinel,), name="parent-watch", daemon=True).start()
+
+
+def _exit_when_gone(parent_sentinel: int) -> None:
+    multiprocessing.connection.wait([parent_sentinel])
+    os._exit(1)  # nothing the worker holds is worth finishing: its batch is read again after the restart
 
 
 def _prepare_in_worker(portable: PortableBatch) -> PreparedBatch:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +84,42 @@ def test_only_new_events_are_derived_when_a_batch_prepared_in_the_worker_repeats
     result = store.commit(in_worker(worker, batch_of(record(stored, offset=2), record(new, offset=3))))
     assert (result.events, result.repeated) == (1, 1)
     assert store.count("events") == 2 and store.count("turns") == 2
+
+
+HOLDER = """
+import asyncio, sys
+from services.warehouse.preparing import ProcessPreparer
+
+if __name__ == "__main__":
+    preparer = ProcessPreparer(scrub_pii=False)
+    asyncio.run(preparer.start())
+    print(preparer.worker_pid, flush=True)
+    sys.stdin.read()  # held until killed
+"""
+
+
+def test_worker_exits_when_the_service_holding_it_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "holder.py"
+    script.write_text(HOLDER)
+    holder = subprocess.Popen(
+        [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=Path.cwd(), text=True
+    )
+    try:
+        assert holder.stdout is not None
+        worker_pid = int(holder.stdout.readline())
+        assert _alive(worker_pid)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+    deadline = time.monotonic() + 10
+    while _alive(worker_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling the process table: there is no event to wait on for another process's exit
+    assert not _alive(worker_pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited and waits only to be reaped
