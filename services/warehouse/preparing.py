@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from services.curator.bootstrap import build_detector
 from services.curator.settings import load_curator_settings
-from services.warehouse.core.batch import Batch, PortableBatch
+from services.warehouse.core.batch import Batch
 from services.warehouse.core.prepare import EventScrubber, PreparedBatch, derive_only, prepare
 from services.warehouse.core.scrubbing import KeepText, TextScrubber
 from services.warehouse.tuning import tune_process_for_ingest
@@ -78,13 +78,12 @@ class ProcessPreparer:
         self.worker_pid = await _run(self._worker, os.getpid)
 
     async def prepare(self, batch: Batch) -> PreparedBatch:
-        portable = batch.portable()
-        prepared = await _run(self._worker, _prepare_in_worker, portable)
-        return dataclasses.replace(prepared, derive_only=partial(self._derive_only, portable))
+        prepared = await _run(self._worker, _prepare_in_worker, batch)
+        return dataclasses.replace(prepared, derive_only=partial(self._derive_only, batch))
 
-    def _derive_only(self, portable: PortableBatch, event_ids: Collection[str]) -> dict[str, pa.Table]:
+    def _derive_only(self, batch: Batch, event_ids: Collection[str]) -> dict[str, pa.Table]:
         # Called on the database thread, in the rare batch that repeats stored events: waiting there is fine.
-        return self._worker.submit(_derive_only_in_worker, portable, set(event_ids)).result()
+        return self._worker.submit(_derive_only_in_worker, batch, set(event_ids)).result()
 
     def close(self) -> None:
         self._worker.shutdown()
@@ -118,10 +117,10 @@ def _exit_when_gone(parent_sentinel: int) -> None:
     os._exit(1)  # nothing the worker holds is worth finishing: its batch is read again after the restart
 
 
-def _prepare_in_worker(portable: PortableBatch) -> PreparedBatch:
+def _prepare_in_worker(batch: Batch) -> PreparedBatch:
     # The prepared batch's own derive_only holds every decoded event: it stays here, and the parent sets its own.
-    return dataclasses.replace(prepare(portable.batch(), _scrubber), derive_only=None)
+    return dataclasses.replace(prepare(batch, _scrubber), derive_only=None)
 
 
-def _derive_only_in_worker(portable: PortableBatch, event_ids: set[str]) -> dict[str, pa.Table]:
-    return derive_only(portable.batch(), _scrubber, event_ids)
+def _derive_only_in_worker(batch: Batch, event_ids: set[str]) -> dict[str, pa.Table]:
+    return derive_only(batch, _scrubber, event_ids)

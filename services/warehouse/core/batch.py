@@ -28,8 +28,8 @@ class Record(Protocol):
 
 
 class RawRecord(NamedTuple):
-    """A record as a batch keeps it: only what the warehouse uses. Batches hold these as plain tuples (RecordRow),
-    which pickle several times faster than named tuples when a batch goes to the preparing process."""
+    """A record with only what the warehouse uses. Batches hold these as plain tuples (RecordRow), which pickle
+    several times faster than named tuples when a batch goes to the preparing process."""
 
     topic: str
     partition: int
@@ -87,10 +87,6 @@ class Batch:
             return False
         return len(self.records) >= max_events or now - self.opened_at >= max_wait_s
 
-    def portable(self) -> PortableBatch:
-        """What the preparing process needs of the batch."""
-        return PortableBatch(self.records, dict(self.next_offsets))
-
     def __len__(self) -> int:
         return len(self.records)
 
@@ -98,15 +94,6 @@ class Batch:
     def is_empty(self) -> bool:
         """True while no record was taken (a batch of tombstones only is not empty: its offsets must be stored)."""
         return not self.next_offsets
-
-
-@dataclass(frozen=True)
-class PortableBatch:
-    rows: list[RecordRow]
-    next_offsets: dict[Partition, int]
-
-    def batch(self) -> Batch:
-        return Batch(records=self.rows, next_offsets=self.next_offsets)
 
 
 def decode_records(rows: list[RecordRow]) -> tuple[list[Ingested], list[DeadLetter]]:

@@ -37,24 +37,21 @@ class PreparedBatch:
     dead_letters: list[DeadLetter]  # records that are no event: for the dead-letter topic, before the commit
     pii_replaced: int  # personal data values the scrubber replaced while preparing this batch
     # The derived rows of some of the batch's events alone, for a batch that repeats events the database already
-    # has. Not sent between processes: whoever prepared the batch sets it (see prepared_with).
+    # has. Not sent between processes: whoever prepared the batch sets it (see services/warehouse/preparing.py).
     derive_only: Callable[[Collection[str]], dict[str, pa.Table]] | None = field(default=None, compare=False)
 
 
 def prepare(batch: Batch, scrubber: EventScrubber) -> PreparedBatch:
     replaced_before = scrubber.replaced
-    decoded, dead_letters = decode_records(batch.records)
-    items = _first_of_each_id(decoded)
-    stored = [scrubber.event(item.event) for item in items]
-    pairs = list(zip(items, stored, strict=True))
+    pairs, dead_letters, received = _scrubbed_events(batch, scrubber)
     offsets = [(topic, partition, offset) for (topic, partition), offset in batch.next_offsets.items()]
     return PreparedBatch(
         events=EVENTS.from_tuples([event_row(item, event) for item, event in pairs]),
         derived=derive(pairs),
         offsets=KAFKA_OFFSETS.from_tuples(offsets),
         next_offsets=dict(batch.next_offsets),
-        unique=len(items),
-        received=len(decoded),
+        unique=len(pairs),
+        received=received,
         dead_letters=dead_letters,
         pii_replaced=scrubber.replaced - replaced_before,
         derive_only=partial(_derive_only, pairs),
@@ -63,8 +60,15 @@ def prepare(batch: Batch, scrubber: EventScrubber) -> PreparedBatch:
 
 def derive_only(batch: Batch, scrubber: EventScrubber, event_ids: Collection[str]) -> dict[str, pa.Table]:
     """The derived rows of the given events of a batch, prepared again (for a preparer in another process)."""
-    decoded, _ = decode_records(batch.records)
-    return _derive_only([(item, scrubber.event(item.event)) for item in _first_of_each_id(decoded)], event_ids)
+    pairs, _, _ = _scrubbed_events(batch, scrubber)
+    return _derive_only(pairs, event_ids)
+
+
+def _scrubbed_events(batch: Batch, scrubber: EventScrubber) -> tuple[list[tuple[Ingested, Any]], list[DeadLetter], int]:
+    """Each event id's first event with its scrubbed form; the dead letters; how many events the batch held."""
+    decoded, dead_letters = decode_records(batch.records)
+    items = _first_of_each_id(decoded)
+    return [(item, scrubber.event(item.event)) for item in items], dead_letters, len(decoded)
 
 
 def _derive_only(pairs: list[tuple[Ingested, Any]], event_ids: Collection[str]) -> dict[str, pa.Table]:

@@ -29,9 +29,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from services.runtime.health import read_health
+from services.warehouse.core.batch import RawRecord
 from streams.admin import ensure_topics
 from streams.catalogue import Catalogue
-from tests.benchmarks.warehouse.synthetic import SyntheticRecord, SyntheticStream
+from tests.benchmarks.warehouse.synthetic import SyntheticStream
 from tests.support.kafka import real_kafka
 
 INGEST_TARGET = 50_000
@@ -42,7 +43,7 @@ PREFIX = "bench"
 console = Console()
 
 
-async def produce(bootstrap: str, records: list[SyntheticRecord]) -> None:
+async def produce(bootstrap: str, records: list[RawRecord]) -> None:
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=1 << 20, compression_type=None
     )

@@ -41,7 +41,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from services.warehouse.bootstrap import build_preparer
-from services.warehouse.core.batch import Batch
+from services.warehouse.core.batch import Batch, RawRecord
 from services.warehouse.query import Reader, snapshot_reader
 from services.warehouse.settings import WarehouseSettings
 from services.warehouse.snapshots import every_day, write_snapshot
@@ -49,16 +49,16 @@ from services.warehouse.sql import named_statements
 from services.warehouse.store import WarehouseStore
 from services.warehouse.tuning import tune_process_for_ingest
 from services.warehouse.writer import BatchWriter
-from tests.benchmarks.warehouse.synthetic import SyntheticRecord, SyntheticStream, as_consumed
+from tests.benchmarks.warehouse.synthetic import SyntheticStream, as_consumed
 
 INGEST_TARGET = 50_000
 QUERY_TARGET_MS = 500.0
 console = Console()
 
 
-def generate(attempts: int, seed: int, *, random_ids: bool) -> tuple[list[SyntheticRecord], SyntheticStream]:
+def generate(attempts: int, seed: int, *, random_ids: bool) -> tuple[list[RawRecord], SyntheticStream]:
     stream = SyntheticStream(seed, random_ids=random_ids)
-    records: list[SyntheticRecord] = []
+    records: list[RawRecord] = []
     with _progress() as progress:
         task = progress.add_task("generating events", total=attempts)
         for record in stream.records(attempts):
@@ -69,7 +69,7 @@ def generate(attempts: int, seed: int, *, random_ids: bool) -> tuple[list[Synthe
     return records, stream
 
 
-async def ingest(records: list[SyntheticRecord], settings: WarehouseSettings) -> tuple[float, float]:
+async def ingest(records: list[RawRecord], settings: WarehouseSettings) -> tuple[float, float]:
     """Seconds for the whole stream, and for the final checkpoint."""
     store = WarehouseStore.open(settings.database_path, checkpoint_threshold=settings.checkpoint_threshold, timeout_s=5)
     writer = BatchWriter(store, build_preparer(settings))

@@ -15,7 +15,6 @@ import uuid
 import zlib
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -34,6 +33,7 @@ from schemas import (
     TurnRecorded,
     encode_event,
 )
+from services.warehouse.core.batch import RawRecord
 from streams.catalogue import TOPIC_SPECS, Catalogue
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
@@ -50,16 +50,6 @@ EXECUTORS = [f"executor-{n}@bench:{1000 + n}" for n in range(1, 9)]
 PERSONAL = ("contact bob.smith@example.com", "call +1 415 555 2671", "card 4111 1111 1111 1111")
 
 
-@dataclass(frozen=True)
-class SyntheticRecord:
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-    timestamp: int
-    key: bytes | None = None
-
-
 class SyntheticStream:
     def __init__(self, seed: int = 7, prefix: str = "bench", *, random_ids: bool = False) -> None:
         self._random = random.Random(seed)
@@ -70,20 +60,20 @@ class SyntheticStream:
         self.attempts = 0
         self.runs = 0
 
-    def records(self, attempts: int) -> Iterator[SyntheticRecord]:
+    def records(self, attempts: int) -> Iterator[RawRecord]:
         """Records of whole runs until at least ``attempts`` task attempts have been produced."""
         while self.attempts < attempts:
             for event in self._run():
                 yield self._record(event)
 
-    def _record(self, event: Event) -> SyntheticRecord:
+    def _record(self, event: Event) -> RawRecord:
         topic, key = self._catalogue.route(event)
         partition = zlib.crc32(key.encode()) % self._partitions[topic]
         offset = self._next_offset[(topic, partition)]
         self._next_offset[(topic, partition)] = offset + 1
         if self._random_ids:
             event = msgspec.structs.replace(event, event_id=uuid.uuid4().hex)
-        return SyntheticRecord(topic, partition, offset, encode_event(event), int(event.occurred_at.timestamp() * 1000))
+        return RawRecord(topic, partition, offset, encode_event(event), int(event.occurred_at.timestamp() * 1000), None)
 
     def _run(self) -> list[Event]:
         rng = self._random
@@ -214,14 +204,14 @@ class SyntheticStream:
         return f"{text}, {rng.choice(PERSONAL)}" if rng.random() < 0.02 else text
 
 
-def as_consumed(records: list[SyntheticRecord], per_fetch: int = 2_000) -> list[SyntheticRecord]:
+def as_consumed(records: list[RawRecord], per_fetch: int = 2_000) -> list[RawRecord]:
     """The records in the order a consumer reading them as a backlog gets them: each partition in turn, about
     one fetch (1 MB, some 2,000 records) at a time. Events of one run then land in different batches (a task's
     dispatch in one, its end in a later one), as they do in a running system, where they are seconds apart."""
-    partitions: dict[tuple[str, int], list[SyntheticRecord]] = defaultdict(list)
+    partitions: dict[tuple[str, int], list[RawRecord]] = defaultdict(list)
     for record in records:
         partitions[(record.topic, record.partition)].append(record)
-    ordered: list[SyntheticRecord] = []
+    ordered: list[RawRecord] = []
     for start in range(0, max(map(len, partitions.values()), default=0), per_fetch):
         for records_of_partition in partitions.values():
             ordered.extend(records_of_partition[start : start + per_fetch])
