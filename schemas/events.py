@@ -53,7 +53,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=Fals
 
 
 Strategy = Literal["auto", "parallel", "sequential"]
-RunStatus = Literal["succeeded", "failed", "partial", "rejected", "timed_out"]
+RunStatus = Literal["succeeded", "failed", "partial", "rejected", "timed_out", "cancelled"]
 
 
 class RunRequested(Event, kw_only=True, tag="RunRequested.v1"):
@@ -66,6 +66,12 @@ class RunRequested(Event, kw_only=True, tag="RunRequested.v1"):
     deadline_s: float | None = None
     strategy: Strategy = "auto"
     labels: dict[str, str] = {}
+
+
+class RunCancelRequested(Event, kw_only=True, tag="RunCancelRequested.v1"):
+    """A producer asked for a run to stop: it finishes as cancelled, and tasks not yet started are skipped."""
+
+    reason: str = ""
 
 
 class RunRejected(Event, kw_only=True, tag="RunRejected.v1"):
@@ -96,6 +102,19 @@ class TaskReady(Event, kw_only=True, tag="TaskReady.v1"):
     args: dict[str, Any] = {}
     description: str = ""
     timeout_s: float = 30.0
+    # The run's deadline: an executor that takes the task later skips it without running the tool.
+    deadline_at: datetime | None = None
+    # An attempt not started by then is re-dispatched by the planner, so an executor that takes it later skips it.
+    start_by: datetime | None = None
+
+
+class TaskStarted(Event, kw_only=True, tag="TaskStarted.v1"):
+    """An executor began an attempt: its lease runs from here, and the time it waited in Kafka is visible."""
+
+    task_id: str
+    attempt: int = 1
+    executor: str = ""
+    dispatched_at: datetime | None = None
 
 
 class TaskFinished(Event, kw_only=True, tag="TaskFinished.v1"):
@@ -188,9 +207,11 @@ class RewardAssigned(Event, kw_only=True, tag="RewardAssigned.v1"):
 
 AnyEvent = (
     RunRequested
+    | RunCancelRequested
     | RunRejected
     | RunPlanned
     | TaskReady
+    | TaskStarted
     | TaskFinished
     | TaskSkipped
     | TurnRecorded

@@ -13,6 +13,7 @@ from schemas.events import (
     Event,
     PolicyUpdated,
     RewardAssigned,
+    RunCancelRequested,
     RunFinished,
     RunPlanned,
     RunRejected,
@@ -20,6 +21,7 @@ from schemas.events import (
     TaskFinished,
     TaskReady,
     TaskSkipped,
+    TaskStarted,
     TurnRecorded,
 )
 
@@ -56,11 +58,11 @@ class TopicSpec:
         return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
 
 
-RUNS_REQUESTED = TopicSpec("runs.requested", by_run, "run_id", 6, (RunRequested,))
+RUNS_REQUESTED = TopicSpec("runs.requested", by_run, "run_id", 6, (RunRequested, RunCancelRequested))
 RUN_EVENTS = TopicSpec("runs.events", by_run, "run_id", 6, (RunPlanned, TaskSkipped))
 RUNS_FINISHED = TopicSpec("runs.finished", by_run, "run_id", 6, (RunFinished, RunRejected))
 TASKS_READY = TopicSpec("tasks.ready", by_task, "run_id/task_id", 12, (TaskReady,))
-TASKS_FINISHED = TopicSpec("tasks.finished", by_run, "run_id", 6, (TaskFinished,))
+TASKS_FINISHED = TopicSpec("tasks.finished", by_run, "run_id", 6, (TaskFinished, TaskStarted))
 TURNS = TopicSpec("turns", by_run, "run_id", 6, (TurnRecorded,))
 POLICY = TopicSpec("policy", by_policy_name, "policy name", 1, (PolicyUpdated,), retention_ms=None, compacted=True)
 REWARDS = TopicSpec("rewards", by_run, "run_id", 3, (RewardAssigned,))
