@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from faststream import FastStream
 
+from services.runtime.observe import observe
 from services.runtime.service import ServiceContext
+from services.trainer import metrics as trainer_metrics
 from services.trainer.app import TraceCollector
 from services.trainer.checkers import load_checker
-from services.trainer.lightning.store import RolloutLog, make_store
-from services.trainer.settings import load_trainer_config
+from services.trainer.lightning.ledger import TrainerLedger
+from services.trainer.lightning.sqlite_store import SqliteLightningStore
+from services.trainer.settings import load_trainer_config, load_trainer_service_settings
 
 
 def build(name: str) -> FastStream:
@@ -17,7 +22,11 @@ def build(name: str) -> FastStream:
     collector = TraceCollector(
         context.broker,
         context.catalogue,
-        log=RolloutLog(make_store(config.store)),
+        ledger=TrainerLedger(
+            SqliteLightningStore(Path(config.collector.store_path)),
+            remember_runs=config.collector.remember_runs,
+            max_open_runs=config.collector.max_open_runs,
+        ),
         reward=config.reward,
         checker=load_checker(config.reward.checker),
         settings=config.collector,
@@ -26,6 +35,8 @@ def build(name: str) -> FastStream:
     )
     context.heartbeat.report(lambda: {"rollouts": collector.rollouts, "runs_dropped": collector.runs_dropped})
     app = FastStream(context.broker)
+    observe(app, context, service="trainer", metrics_port=load_trainer_service_settings().metrics_port)
+    trainer_metrics.watch(collector)
     app.on_startup(context.ensure_topics)
     app.on_shutdown(context.heartbeat.stop)
     return app

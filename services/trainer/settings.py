@@ -9,7 +9,7 @@ from typing import Literal
 import msgspec
 import yaml
 
-from configs.settings import CONFIG_DIR, ConfigError
+from configs.settings import CONFIG_DIR, ConfigError, load_section
 from services.trainer.core.environment import EnvironmentConfig
 from services.trainer.core.reward import RewardConfig
 
@@ -60,6 +60,8 @@ class CollectorConfig(_Section):
     """The trainer service: finished runs from Kafka become rollouts."""
 
     group_id: str = "genesis-trainer"
+    # The durable LightningStore (SQLite) the service records rollouts, waiting turns and rewards in.
+    store_path: str = ".genesis/trainer/rollouts.sqlite"
     # Run ids remembered, so a redelivered RunFinished does not become a second rollout.
     remember_runs: int = 100_000
     # Runs whose turns are held while their RunFinished has not arrived; the oldest are dropped beyond this.
@@ -92,3 +94,14 @@ def load_trainer_config(path: Path = DEFAULT_TRAINER_CONFIG) -> TrainerConfig:
     except (msgspec.ValidationError, ValueError) as error:
         # msgspec says "... - at `$.algorithm.episodes`"; name the key as it is written in the file.
         raise ConfigError(f"{path}: {str(error).replace('`$.', '`').replace('`$`', 'the top level')}") from None
+
+
+class TrainerServiceSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The `trainer` section of configs/genesis.yaml (GENESIS_TRAINER_<KEY>): how the running service is reached."""
+
+    # Prometheus metrics on /metrics and health on /healthz (0: any free port, shown by `genesis status`).
+    metrics_port: int = 9404
+
+
+def load_trainer_service_settings() -> TrainerServiceSettings:
+    return load_section("trainer", TrainerServiceSettings)

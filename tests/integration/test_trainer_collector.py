@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from schemas import Event, RewardAssigned, RunFinished, RunMetrics, RunRejected, TurnRecorded, decode_event
@@ -14,8 +16,10 @@ from services.trainer.app import TraceCollector
 from services.trainer.core.reward import RewardConfig
 from services.trainer.core.traces import scored_trace
 from services.trainer.core.trajectory import succeeded
-from services.trainer.lightning.store import RolloutLog, final_reward, make_store
-from services.trainer.settings import CollectorConfig, StoreConfig
+from services.trainer.lightning.ledger import TrainerLedger
+from services.trainer.lightning.sqlite_store import SqliteLightningStore
+from services.trainer.lightning.store import final_reward
+from services.trainer.settings import CollectorConfig
 from streams.broker import consumer_options, make_broker
 from streams.catalogue import REWARDS, Catalogue
 from streams.outbox import EventPublisher
@@ -53,26 +57,29 @@ def turns_of(run: RunFinished) -> list[TurnRecorded]:
     ]
 
 
-async def test_finished_runs_from_kafka_land_as_rollouts_with_their_rewards(
-    kafka_bootstrap: str, catalogue: Catalogue
-) -> None:
-    store = make_store(StoreConfig())
-    broker = make_broker(KafkaSettings(), kafka_bootstrap, client_id="trainer")
-    ready = asyncio.Event()
-
+def collector_on(broker: KafkaBroker, catalogue: Catalogue, store: SqliteLightningStore, ready: asyncio.Event):
     async def on_ready() -> None:
         ready.set()
 
-    collector = TraceCollector(
+    return TraceCollector(
         broker,
         catalogue,
-        log=RolloutLog(store),
+        ledger=TrainerLedger(store, remember_runs=10_000, max_open_runs=10_000),
         reward=RewardConfig(),
         checker=succeeded,
         settings=CollectorConfig(group_id=f"{catalogue.prefix}-trainer"),
         name="trainer",
         on_ready=on_ready,
     )
+
+
+async def test_finished_runs_from_kafka_land_as_rollouts_with_their_rewards(
+    kafka_bootstrap: str, catalogue: Catalogue, tmp_path: Path
+) -> None:
+    store = SqliteLightningStore(tmp_path / "rollouts.sqlite")
+    broker = make_broker(KafkaSettings(), kafka_bootstrap, client_id="trainer")
+    ready = asyncio.Event()
+    collector = collector_on(broker, catalogue, store, ready)
     rewards: dict[str, list[RewardAssigned]] = {}
     listener = make_broker(KafkaSettings(), kafka_bootstrap, client_id="reward-listener")
 
@@ -123,3 +130,63 @@ async def every_turn_recorded(store: object, rewards: dict[str, list[RewardAssig
         if len(await store.query_spans(events[0].rollout_id)) < 1 + 2 + 1:  # type: ignore[attr-defined]
             return False
     return True
+
+
+async def test_trainer_restart_loses_no_waiting_turn_and_records_no_run_twice_when_inputs_come_again(
+    kafka_bootstrap: str, catalogue: Catalogue, tmp_path: Path
+) -> None:
+    path = tmp_path / "rollouts.sqlite"
+    runs = [finished_run(number) for number in range(20)]
+    waiting = runs[-1]  # its turns arrive before the restart, its RunFinished after
+    rewards: dict[str, list[RewardAssigned]] = {}
+    listener = make_broker(KafkaSettings(), kafka_bootstrap, client_id="reward-listener")
+
+    @listener.subscriber(catalogue.name(REWARDS), **consumer_options(f"{catalogue.prefix}-rewards"))
+    async def on_reward(body: bytes, message: KafkaMessage) -> None:
+        event = decode_event(body)
+        assert isinstance(event, RewardAssigned)
+        rewards.setdefault(event.run_id, []).append(event)
+
+    async def publish(events: list[Event]) -> None:
+        producer = make_broker(KafkaSettings(), kafka_bootstrap, client_id="producer")
+        async with producer:
+            await EventPublisher(producer, catalogue, source="test").publish_all(events)
+
+    async def until(condition) -> None:  # type: ignore[no-untyped-def]
+        async with asyncio.timeout(WAIT_S):
+            while not condition():
+                await asyncio.sleep(0.05)
+
+    async with listener:
+        await listener.start()
+        before = [event for run in runs[:-1] for event in (*turns_of(run), run)] + turns_of(waiting)
+        store = SqliteLightningStore(path)
+        first = make_broker(KafkaSettings(), kafka_bootstrap, client_id="trainer-1")
+        ready = asyncio.Event()
+        ledger = collector_on(first, catalogue, store, ready).ledger
+        async with first:
+            await first.start()
+            await asyncio.wait_for(ready.wait(), WAIT_S)
+            await publish(before)
+            await until(lambda: len(rewards) == len(runs) - 1 and len(ledger.waiting_turns(waiting.run_id)) == 2)
+        await store.close()
+
+        # A crash after the rollouts were written and before the offsets were committed brings the inputs back.
+        store = SqliteLightningStore(path)
+        second = make_broker(KafkaSettings(), kafka_bootstrap, client_id="trainer-2")
+        ready = asyncio.Event()
+        collector = collector_on(second, catalogue, store, ready)
+        async with second:
+            await second.start()
+            await asyncio.wait_for(ready.wait(), WAIT_S)
+            await publish([*runs[:-1], waiting])
+            await until(lambda: waiting.run_id in rewards and sum(map(len, rewards.values())) == 2 * len(runs) - 1)
+
+        assert collector.rollouts == 1  # only the run that had not finished before the restart
+        assert len(await store.query_rollouts()) == len(runs)
+        for events in rewards.values():
+            assert len({event.event_id for event in events}) == 1  # a redelivery repeats the same reward
+        [assigned] = rewards[waiting.run_id]
+        spans = await store.query_spans(assigned.rollout_id)
+        assert [span.name for span in spans].count("execute_tool calculator") == 2  # its turns survived the restart
+        await store.close()

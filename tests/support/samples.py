@@ -10,6 +10,7 @@ from schemas import (
     Policy,
     PolicyUpdated,
     RewardAssigned,
+    RunCancelRequested,
     RunFinished,
     RunMetrics,
     RunPlanned,
@@ -19,6 +20,7 @@ from schemas import (
     TaskFinished,
     TaskReady,
     TaskSkipped,
+    TaskStarted,
     TurnRecorded,
 )
 
@@ -41,9 +43,11 @@ PLAN = Plan(
 def one_of_each(run_id: str) -> list[Event]:
     return [
         RunRequested(run_id=run_id, plan=PLAN, expected_answer="0.8", labels={"suite": "roundtrip"}),
+        RunCancelRequested(run_id=run_id, reason="the user changed their mind"),
         RunRejected(run_id=run_id, reason="cycle: 1 -> 2 -> 1", line=2),
         RunPlanned(run_id=run_id, plan=PLAN, strategy="parallel", levels=[["1", "2"], ["3"]], critical_path=["1", "3"]),
         TaskReady(run_id=run_id, task_id="1", tool="kb_search", args={"query": "population of France"}),
+        TaskStarted(run_id=run_id, task_id="1", executor="executor-1", dispatched_at=AT),
         TaskFinished(run_id=run_id, task_id="1", status="ok", result=68_400_000, started_at=AT, finished_at=AT),
         TaskSkipped(run_id=run_id, task_id="3", reason="dependency 2 failed: timeout"),
         TurnRecorded(run_id=run_id, task_id="1", tool_name="kb_search", latency_s=0.25, arguments_bytes=31),
