@@ -9,12 +9,16 @@ from configs.settings import load_section
 
 class ExecutorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     group_id: str = "genesis-executors"
+    # Prometheus metrics on /metrics and health on /healthz (0: any free port, shown by `genesis status`).
+    metrics_port: int = 9402
     # Tasks in flight per executor process; tools are I/O-bound, so this can be well above the core count.
     concurrency: int = 64
     # Arguments and outputs longer than this are clipped in TurnRecorded (sizes stay exact).
     max_text_bytes: int = 4096
     # On shutdown, tasks in flight get this long to finish and publish before the process exits.
     drain_timeout_s: float = 30.0
+    # Ids of finished or cancelled runs kept to skip their late tasks; the oldest are forgotten past this many.
+    remember_finished_runs: int = 100_000
 
 
 def load_executor_settings() -> ExecutorSettings:

@@ -1,17 +1,27 @@
-"""Run one TaskReady and describe what happened as events: a TurnRecorded and a TaskFinished."""
+"""Run one TaskReady and describe what happened as events: a TurnRecorded and a TaskFinished.
+
+Whatever the tool does (raise, hang, return something JSON cannot carry or something huge), the outcome is a pair
+of events about this task alone: a failure is ``status="error"`` with a one-line reason, never an exception that
+could take the executor down.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import msgspec
 
 from schemas import TaskFinished, TaskReady, TurnRecorded
+from services.executor.core.limits import TaskLimits, arguments_too_large, clip_error, result_too_large
 from services.executor.tools.registry import ToolError, ToolRegistry, ToolResult, run_tool
+from streams.blobs import BlobNotFound, BlobStore, holds_markers, resolve_blobs
 
 CHAT_TOOLS = frozenset({"llm"})
+DEFAULT_LIMITS = TaskLimits()
 
 
 async def perform(
@@ -21,18 +31,14 @@ async def perform(
     executor: str,
     now: Callable[[], datetime],
     max_text_bytes: int,
+    limits: TaskLimits = DEFAULT_LIMITS,
+    blobs: BlobStore | None = None,
 ) -> tuple[TurnRecorded, TaskFinished]:
     started_at = now()
     clock = time.perf_counter()
     arguments = msgspec.json.encode(task.args)
-    outcome: ToolResult | ToolError
-    try:
-        timeout_s = min(task.timeout_s, registry.get(task.tool).timeout_s)
-        outcome = await run_tool(registry, task.tool, task.args, timeout_s)
-    except ToolError as error:
-        outcome = error
+    outcome = await _outcome(task, registry, arguments, limits, blobs)
     latency_s = time.perf_counter() - clock
-    finished_at = started_at + timedelta(seconds=latency_s)
     common = {
         "run_id": task.run_id,
         "task_id": task.task_id,
@@ -40,62 +46,92 @@ async def perform(
         "executor": executor,
         "source": executor,
     }
+    turn_common = {
+        **common,
+        "operation": "chat" if task.tool in CHAT_TOOLS else "execute_tool",
+        "tool_name": task.tool,
+        "arguments": _clip(arguments, max_text_bytes),
+        "arguments_bytes": len(arguments),
+        "started_at": started_at,
+        "latency_s": latency_s,
+    }
+    finished_at = started_at + timedelta(seconds=latency_s)
 
     if isinstance(outcome, ToolError):
-        turn = TurnRecorded(
-            **common,
-            operation="chat" if task.tool in CHAT_TOOLS else "execute_tool",
-            tool_name=task.tool,
-            arguments=_clip(arguments, max_text_bytes),
-            arguments_bytes=len(arguments),
-            started_at=started_at,
-            latency_s=latency_s,
-            status="error",
-            error=str(outcome),
-        )
+        error = clip_error(str(outcome), limits)
+        turn = TurnRecorded(**turn_common, status="error", error=error)
         finished = TaskFinished(
             **common,
             status="error",
-            error=str(outcome),
+            error=error,
             retryable=outcome.retryable,
             started_at=started_at,
             finished_at=finished_at,
         )
         return turn, finished
 
-    value, output = _json_ready(outcome.value)
+    result, output, ref = outcome
     turn = TurnRecorded(
-        **common,
-        operation="chat" if task.tool in CHAT_TOOLS else "execute_tool",
-        tool_name=task.tool,
-        model=outcome.model,
-        arguments=_clip(arguments, max_text_bytes),
+        **turn_common,
+        model=result.model,
         output=_clip(output, max_text_bytes),
-        arguments_bytes=len(arguments),
         output_bytes=len(output),
-        started_at=started_at,
-        latency_s=latency_s,
-        input_tokens=outcome.input_tokens,
-        output_tokens=outcome.output_tokens,
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
     )
     finished = TaskFinished(
         **common,
         status="ok",
-        result=value,
+        result=None if ref else result.value,
+        result_ref=ref,
         started_at=started_at,
         finished_at=finished_at,
-        input_tokens=outcome.input_tokens,
-        output_tokens=outcome.output_tokens,
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
     )
     return turn, finished
 
 
-def _json_ready(value: object) -> tuple[object, bytes]:
-    # A user tool may return something JSON cannot carry; its repr still tells the planner what came back.
+async def _outcome(
+    task: TaskReady, registry: ToolRegistry, arguments: bytes, limits: TaskLimits, blobs: BlobStore | None
+) -> tuple[ToolResult, bytes, str | None] | ToolError:
+    """The tool's result with its JSON and its blob reference (when stored out of band), or the error."""
+    too_large = arguments_too_large(len(arguments), limits)
+    if too_large:
+        return ToolError(too_large, retryable=False)
     try:
-        return value, msgspec.json.encode(value)
-    except TypeError:
-        return repr(value), msgspec.json.encode(repr(value))
+        args = await _resolved(task.args, blobs)
+        timeout_s = min(task.timeout_s, registry.get(task.tool).timeout_s)
+        result = await run_tool(registry, task.tool, args, timeout_s)
+    except ToolError as error:
+        return error
+    try:
+        output = msgspec.json.encode(result.value)
+    except (TypeError, ValueError, OverflowError) as error:
+        return ToolError(f"{task.tool} returned a value JSON cannot carry: {error}", retryable=False)
+    too_large = result_too_large(len(output), limits)
+    if not too_large:
+        return result, output, None
+    if not limits.claim_check or blobs is None:
+        return ToolError(too_large, retryable=False)
+    try:
+        ref = await asyncio.to_thread(blobs.put, output)
+    except OSError as error:
+        return ToolError(f"{too_large}, and storing it in the blob store failed: {error}")
+    return result, output, ref
+
+
+async def _resolved(args: dict[str, Any], blobs: BlobStore | None) -> dict[str, Any]:
+    """The arguments with stored results (``{"$blob": REF}``) read back from the blob store."""
+    if not holds_markers(args):
+        return args
+    if blobs is None:
+        raise ToolError("an argument refers to a stored result, but this executor has no blob store", retryable=False)
+    try:
+        return await asyncio.to_thread(resolve_blobs, args, blobs.get)
+    except (BlobNotFound, OSError, ValueError, msgspec.DecodeError) as error:
+        reason = f"an argument refers to a stored result that cannot be read: {error}"
+        raise ToolError(reason, retryable=False) from None
 
 
 def _clip(data: bytes, limit: int) -> str:

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from services.executor.tools.registry import ToolArgumentsError, ToolSpec
 
 MAX_EXPRESSION_CHARS = 1_000
+# Deeper expressions ("-" * 999 + "1") are refused before evaluation, which recurses once per level.
+MAX_DEPTH = 200
 MAX_EXPONENT = 1_000
 # Integers past this many bits are refused: far beyond any real quantity, and cheap to check.
 MAX_INTEGER_BITS = 4_096
@@ -53,10 +55,23 @@ def evaluate(expression: str) -> Number:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError as error:
         raise CalculationError(f"not an arithmetic expression: {error.msg}") from None
+    except (RecursionError, MemoryError):
+        raise CalculationError(f"expression nested more than {MAX_DEPTH} levels deep") from None
+    _check_depth(tree.body)
     value = _checked(_evaluate(tree.body))
     if isinstance(value, float) and value.is_integer():
         return _checked(int(value))
     return value
+
+
+def _check_depth(root: ast.expr) -> None:
+    # Iterative, so measuring the depth cannot itself overflow the stack.
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise CalculationError(f"expression nested more than {MAX_DEPTH} levels deep")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def _evaluate(node: ast.expr) -> Number:

@@ -8,6 +8,7 @@ from pathlib import Path
 import msgspec
 
 from configs.settings import load_section
+from services.executor.core.limits import TaskLimits
 from services.executor.tools.calculator import make_calculator
 from services.executor.tools.http_get import make_http_get
 from services.executor.tools.kb_search import make_kb_search
@@ -15,9 +16,10 @@ from services.executor.tools.knowledge_base import SHIPPED_KB_DIR, KnowledgeBase
 from services.executor.tools.llm import make_llm
 from services.executor.tools.registry import ENTRY_POINT_GROUP, ToolRegistry
 from services.executor.tools.sleep import make_sleep
-from services.executor.tools.sql import make_sql, open_database
+from services.executor.tools.sql import SqlLimits, make_sql, open_database
 from services.llm.chat import ChatClient
 from services.llm.settings import LlmSettings
+from streams.blobs import BlobStore, open_blob_store
 
 
 class ToolSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -31,6 +33,28 @@ class ToolSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     http_allowlist: tuple[str, ...] = ()
     http_timeout_s: float = 10.0
     http_max_chars: int = 20_000
+    # A task's arguments and its result, as JSON, at most this many bytes; a larger result fails its task with
+    # the reason, or with claim_check on is stored in blob_store and travels by reference.
+    max_argument_bytes: int = 524_288
+    max_result_bytes: int = 524_288
+    claim_check: bool = False
+    # A folder every executor can reach (content-addressed files); object stores are not built in yet.
+    blob_store: str = ".genesis/blobs"
+    # Per sql call: DuckDB's memory and thread limits, and a time limit that interrupts the query.
+    sql_memory_limit: str = "256MB"
+    sql_threads: int = 2
+    sql_timeout_s: float = 10.0
+
+    def limits(self) -> TaskLimits:
+        return TaskLimits(
+            max_argument_bytes=self.max_argument_bytes,
+            max_result_bytes=self.max_result_bytes,
+            claim_check=self.claim_check,
+        )
+
+    def open_blobs(self) -> BlobStore | None:
+        """The blob store when the claim check is on; None otherwise."""
+        return open_blob_store(self.blob_store) if self.claim_check else None
 
 
 def load_tool_settings() -> ToolSettings:
@@ -52,7 +76,10 @@ def build_registry(
     registry.register(make_sleep())
     registry.register(make_kb_search(kb, settings.kb_latency_s))
     database = Path(settings.sql_database) if settings.sql_database else None
-    registry.register(make_sql(open_database(database, kb)))
+    sql_limits = SqlLimits(
+        memory_limit=settings.sql_memory_limit, threads=settings.sql_threads, timeout_s=settings.sql_timeout_s
+    )
+    registry.register(make_sql(open_database(database, kb, sql_limits), sql_limits))
     if llm is not None and llm.enabled:
         registry.register(make_llm(ChatClient(llm), llm.timeout_s))
     if settings.http_allowlist:

@@ -3,13 +3,19 @@
 By default the database is in memory and holds the knowledge base as tables (``countries``, ``films``), so the
 tool works offline. A configured database file is opened read-only. Either way only a single SELECT (including
 WITH ... SELECT) is accepted, judged by DuckDB's own parser rather than by the first word of the text, and file
-access from SQL (read_csv('/etc/...'), ATTACH, COPY) is switched off and locked.
+access from SQL (read_csv('/etc/...'), ATTACH, COPY) is switched off and locked, as are DuckDB's memory and thread
+limits; a query past its time limit is interrupted.
+
+Values from other tasks go in ``params`` and are bound by DuckDB (``?`` or ``$1`` positional with a list,
+``$name`` with an object), never pasted into the text: ``sql(query="SELECT * FROM countries WHERE name = ?",
+params=[$1])``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import decimal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +29,29 @@ MAX_ROWS = 200
 LOCKED_DOWN = {"enable_external_access": False, "lock_configuration": True}
 
 
-def open_database(database: Path | None, kb: KnowledgeBase) -> duckdb.DuckDBPyConnection:
+@dataclass(frozen=True)
+class SqlLimits:
+    memory_limit: str = "256MB"
+    threads: int = 2
+    timeout_s: float = 10.0
+
+    def config(self) -> dict[str, str | int | bool]:
+        # lock_configuration last: once set, no query can raise these limits again.
+        return {"memory_limit": self.memory_limit, "threads": self.threads, **LOCKED_DOWN}
+
+
+def open_database(
+    database: Path | None, kb: KnowledgeBase, limits: SqlLimits | None = None
+) -> duckdb.DuckDBPyConnection:
+    config = (limits or SqlLimits()).config()
     if database is not None:
-        return duckdb.connect(str(database), read_only=True, config=LOCKED_DOWN)
+        return duckdb.connect(str(database), read_only=True, config=config)
     connection = duckdb.connect(":memory:")
     for table, rows in kb.table_rows().items():
         connection.from_arrow(pyarrow.Table.from_pylist(rows)).create(table)
     # Set after loading: from here on nothing in SQL can reach the file system or undo this.
-    for option, value in LOCKED_DOWN.items():
-        connection.execute(f"SET {option} = {str(value).lower()}")
+    for option, value in config.items():
+        connection.execute(f"SET {option} = ?", [value])
     return connection
 
 
@@ -55,11 +75,22 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def make_sql(connection: duckdb.DuckDBPyConnection) -> ToolSpec:
-    def run(cursor: duckdb.DuckDBPyConnection, query: str) -> Any:
+def check_params(params: Any) -> list[Any] | dict[str, Any] | None:
+    if params is None or isinstance(params, list | dict):
+        return params
+    # A single upstream value (params=$1) binds as the one positional parameter.
+    if isinstance(params, str | int | float | bool):
+        return [params]
+    raise ToolArgumentsError("sql: argument 'params' must be a list (for ? or $1) or an object (for $name)")
+
+
+def make_sql(connection: duckdb.DuckDBPyConnection, limits: SqlLimits | None = None) -> ToolSpec:
+    limits = limits or SqlLimits()
+
+    def run(cursor: duckdb.DuckDBPyConnection, query: str, params: list[Any] | dict[str, Any] | None) -> Any:
         # The cursor is closed here, in its own thread, never while a query still runs on it.
         with cursor:
-            result = cursor.execute(query)
+            result = cursor.execute(query, params)
             columns = [column[0] for column in result.description]
             rows = result.fetchmany(MAX_ROWS + 1)
         if len(rows) == 1 and len(columns) == 1:
@@ -69,14 +100,15 @@ def make_sql(connection: duckdb.DuckDBPyConnection) -> ToolSpec:
             raise ToolArgumentsError(f"sql: the query returns more than {MAX_ROWS} rows; add a LIMIT or aggregate")
         return [{column: _plain(value) for column, value in zip(columns, row, strict=True)} for row in rows]
 
-    async def sql(query: str) -> Any:
+    async def sql(query: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
         if not isinstance(query, str) or not query.strip():
             raise ToolArgumentsError("sql: argument 'query' must be a non-empty string")
         check_read_only(query)
+        bound = check_params(params)
         # A cursor per call: DuckDB connections are not shared between threads, cursors are cheap.
         cursor = connection.cursor()
         try:
-            return await asyncio.to_thread(run, cursor, query)
+            return await asyncio.to_thread(run, cursor, query, bound)
         except asyncio.CancelledError:
             # Timed out: stop the query in its thread too, or it keeps a core busy after we gave up on it.
             cursor.interrupt()
@@ -87,6 +119,9 @@ def make_sql(connection: duckdb.DuckDBPyConnection) -> ToolSpec:
     return ToolSpec(
         name="sql",
         fn=sql,
-        description="Run one read-only SQL SELECT on DuckDB; tables countries and films hold the knowledge base.",
-        timeout_s=30.0,
+        description=(
+            "Run one read-only SQL SELECT on DuckDB; tables countries and films hold the knowledge base. "
+            "Pass other tasks' results in params (bound to ? or $name), never inside the query text."
+        ),
+        timeout_s=limits.timeout_s,
     )

@@ -1,0 +1,134 @@
+"""Claim check: a result too large for an event is stored out of band, and the event carries its reference.
+
+The store is content-addressed: a blob's reference is ``sha256:<hex>`` of its bytes, so writing the same result
+twice (an attempt re-run after a crash) stores it once, and a reader can check what it got. The bytes are the
+result encoded as JSON.
+
+How a reference travels (the contract between executors and the planner):
+
+- an executor that stores a result publishes ``TaskFinished(result=None, result_ref=REF)``;
+- the planner records that task's result as the marker ``{"$blob": REF}`` (``marker(REF)``) and substitutes the
+  marker like any other result, so events stay small (``RunFinished.observations`` carries the marker too);
+- an executor resolves markers in a task's arguments before the tool runs (``resolve_blobs``), and anyone else
+  who needs the value (a client showing the answer, the planner rendering a result inside text) does the same
+  with a ``read`` function of their own store.
+
+Only a local folder is implemented; ``open_blob_store`` refuses other locations (S3 and the like) with a clear
+message rather than pretending.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+
+BLOB_KEY = "$blob"
+_REF = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+class BlobNotFound(LookupError):
+    """No blob under this reference (the store was cleaned, or another machine's folder holds it)."""
+
+
+class BlobStore(Protocol):
+    def put(self, data: bytes) -> str: ...
+
+    def get(self, ref: str) -> bytes: ...
+
+
+def blob_ref(data: bytes) -> str:
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
+
+
+def check_ref(ref: str) -> str:
+    """``ref`` if it is a well-formed reference; never a path, so a crafted reference cannot leave the store."""
+    if not isinstance(ref, str) or not _REF.fullmatch(ref):
+        raise ValueError(f"not a blob reference: {str(ref)[:80]!r} (expected sha256:<64 hex digits>)")
+    return ref
+
+
+def marker(ref: str) -> dict[str, str]:
+    """The value that stands for a stored result inside results and arguments."""
+    return {BLOB_KEY: check_ref(ref)}
+
+
+def is_marker(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get(BLOB_KEY), str)
+
+
+def holds_markers(value: Any) -> bool:
+    """Whether resolving ``value`` would read the store (cheap check before doing it)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if is_marker(item):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
+def resolve_blobs(value: Any, read: Callable[[str], bytes]) -> Any:
+    """``value`` with every ``{"$blob": REF}`` replaced by the decoded JSON that ``read(REF)`` returns.
+
+    Pure apart from ``read``. Raises BlobNotFound from ``read`` and ValueError for a malformed reference.
+    """
+    if is_marker(value):
+        return msgspec.json.decode(read(check_ref(value[BLOB_KEY])))
+    if isinstance(value, dict):
+        return {key: resolve_blobs(item, read) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [resolve_blobs(item, read) for item in value]
+    return value
+
+
+class LocalBlobStore:
+    """Blobs as files named by their hash under one folder; every executor on the machine shares it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, ref: str) -> Path:
+        digest = check_ref(ref).removeprefix("sha256:")
+        return self.root / digest[:2] / digest
+
+    def put(self, data: bytes) -> str:
+        ref = blob_ref(data)
+        path = self._path(ref)
+        if path.exists():
+            return ref
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and renamed: a reader never sees half a blob, and two writers of one blob both succeed.
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as part:
+            part.write(data)
+        os.replace(part.name, path)
+        return ref
+
+    def get(self, ref: str) -> bytes:
+        try:
+            data = self._path(ref).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFound(f"blob {ref} is not in {self.root}") from None
+        if blob_ref(data) != ref:
+            raise BlobNotFound(f"blob {ref} in {self.root} is damaged (its content has another hash)")
+        return data
+
+
+def open_blob_store(location: str) -> BlobStore:
+    """The store at ``location``: a folder path. Object stores are not built in yet, and are refused by name."""
+    if "://" in location and not location.startswith("file://"):
+        scheme = location.split("://", 1)[0]
+        raise ValueError(
+            f"tools.blob_store {location!r}: {scheme}:// stores are not supported yet; use a folder shared by the "
+            "executors (an S3 bucket mounted as a folder works)"
+        )
+    return LocalBlobStore(Path(location.removeprefix("file://")).expanduser().resolve())
