@@ -74,17 +74,19 @@ def observed_attempt(run: RunT) -> RunT:
     return observed  # type: ignore[return-value]
 
 
-def observe_outcome(turn: TurnRecorded | None, finished: TaskFinished) -> None:
-    """After the tool ran: count it, and put its outcome on the current ``execute_tool`` span."""
-    tool = turn.tool_name if turn is not None else "?"
+def observe_outcome(turns: list[TurnRecorded], finished: TaskFinished) -> None:
+    """After the tool ran: count it, and put its outcome on the current ``execute_tool`` span (an agent step's
+    turns add up)."""
+    turn = turns[-1] if turns else None
+    tool = turns[0].tool_name if turns else "?"
     TASKS.labels(tool, finished.status).inc()
     span = trace.get_current_span()
     if turn is not None:
-        TOOL_SECONDS.labels(tool, turn.status).observe(turn.latency_s)
+        TOOL_SECONDS.labels(tool, turn.status).observe(sum(each.latency_s for each in turns))
         if turn.model:
             span.set_attribute(REQUEST_MODEL, turn.model)
-        span.set_attribute(INPUT_TOKENS, turn.input_tokens)
-        span.set_attribute(OUTPUT_TOKENS, turn.output_tokens)
+        span.set_attribute(INPUT_TOKENS, sum(each.input_tokens for each in turns))
+        span.set_attribute(OUTPUT_TOKENS, sum(each.output_tokens for each in turns))
     if finished.status != "ok":
         span.set_attribute(ERROR_TYPE, "tool_error" if turn is not None else "executor_error")
         span.set_status(Status(StatusCode.ERROR, (finished.error or "")[:200]))

@@ -18,6 +18,10 @@ class Health(msgspec.Struct, frozen=True, kw_only=True):
     ready_at: float
     heartbeat_at: float
     detail: dict[str, object] = {}
+    # Loops of the service that have stopped (empty while all run); the service is then unhealthy.
+    stopped_loops: list[str] = []
+    # Where the service serves Prometheus metrics (and /healthz), once it does.
+    metrics_url: str | None = None
 
 
 class Heartbeat:
@@ -26,13 +30,31 @@ class Heartbeat:
         self._name = name
         self._interval_s = interval_s
         self._ready_at: float | None = None
+        self._beat_at: float | None = None
         self._task: asyncio.Task[None] | None = None
         self.detail: dict[str, object] = {}
         self._probes: list[Callable[[], dict[str, object]]] = []
+        self._loops: dict[str, Callable[[], bool]] = {}
+        self.metrics_url: str | None = None
 
     def report(self, probe: Callable[[], dict[str, object]]) -> None:
         """Add figures (tasks in flight, runs held, ...) to every heartbeat."""
         self._probes.append(probe)
+
+    def watch(self, loop: str, running: Callable[[], bool]) -> None:
+        """Report the service unhealthy whenever ``running()`` is false (a loop ended, a consumer stopped)."""
+        self._loops[loop] = running
+
+    def stopped_loops(self) -> list[str]:
+        return [loop for loop, running in self._loops.items() if not running()]
+
+    @property
+    def ready(self) -> bool:
+        return self._ready_at is not None
+
+    def beat_age_s(self) -> float | None:
+        """Seconds since the last heartbeat: grows when the event loop is blocked."""
+        return None if self._beat_at is None else time.time() - self._beat_at
 
     async def start(self) -> None:
         """Call once the service consumes: from then on `genesis status` reports it healthy."""
@@ -57,12 +79,24 @@ class Heartbeat:
         detail = dict(self.detail)
         for probe in self._probes:
             detail.update(probe())
+        self._beat_at = time.time()
         health = Health(
-            name=self._name, pid=os.getpid(), ready_at=self._ready_at or 0.0, heartbeat_at=time.time(), detail=detail
+            name=self._name,
+            pid=os.getpid(),
+            ready_at=self._ready_at or 0.0,
+            heartbeat_at=self._beat_at,
+            detail=detail,
+            stopped_loops=self.stopped_loops(),
+            metrics_url=self.metrics_url,
         )
         temporary = self._path.with_suffix(".tmp")
         temporary.write_bytes(msgspec.json.encode(health))
         temporary.replace(self._path)  # readers never see half a file
+
+
+def tasks_running(*tasks: asyncio.Task[object] | None) -> bool:
+    """For ``Heartbeat.watch``: every task was started and none has ended."""
+    return all(task is not None and not task.done() for task in tasks)
 
 
 def read_health(run_dir: Path, name: str) -> Health | None:
