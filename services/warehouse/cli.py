@@ -11,8 +11,9 @@ import msgspec
 import typer
 from rich.table import Table
 
-from services.cli.console import console, errors, fail
-from services.warehouse import chart, gantt
+from services.cli.console import console, errors, fail, table
+from services.warehouse import gantt
+from services.warehouse.core.timeline import title
 from services.warehouse.query import BadQuery, QueryResult, WarehouseUnavailable, open_reader
 from services.warehouse.runs import RunNotFound, latest_runs, load_timeline, resolve_run_id
 from services.warehouse.settings import load_warehouse_settings
@@ -45,11 +46,27 @@ def sql(
 
 
 @runs_app.command("list")
-def list_runs(limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many of the latest runs.")) -> None:
-    """The latest runs: status, size, makespan and speedup."""
+def list_runs(
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many of the latest runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array of run objects."),
+) -> None:
+    """The latest runs: status, size, makespan and speedup, each with its whole run id (for runs show)."""
     result, source = _answer(lambda reader: latest_runs(reader, limit))
-    _print_table(result)
+    if as_json:
+        sys.stdout.write(msgspec.json.encode(result.records(), enc_hook=str).decode() + "\n")
+        return
+    console.print(runs_table(result))
     errors.print(f"[dim]from {source}[/]", highlight=False)
+
+
+def runs_table(result: QueryResult) -> Table:
+    """The runs list for people: the id whole on one line (it is what runs show takes), long words folded."""
+    shown = ("run_id", "status", "tasks", "makespan_s", "speedup", "job")
+    columns = [column for column in shown if column in result.columns]
+    runs = table(*columns, whole=("run_id", "status", "tasks", "makespan_s", "speedup"))
+    for record in result.records():
+        runs.add_row(*("" if record[column] is None else str(record[column]) for column in columns))
+    return runs
 
 
 @runs_app.command("show")
@@ -60,16 +77,20 @@ def show_run(
     ),
 ) -> None:
     """A run's tasks, dependencies and attempts; --gantt draws when each attempt ran, and on which executor."""
+    if gantt_file is not None and not gantt_file.parent.is_dir():
+        fail(f"--gantt {gantt_file}: no folder {gantt_file.parent}", code=2, hint="create it, or choose another path")
     timeline, _ = _answer(lambda reader: load_timeline(reader, resolve_run_id(reader, run_id)))
-    console.print(chart.title(timeline), highlight=False)
+    console.print(title(timeline), highlight=False)
     critical = timeline.critical_path()
-    table = Table("task", "tool", "needs", "status", "attempts", "executor", "seconds", "critical path")
+    tasks = table(
+        "task", "tool", "needs", "status", "attempts", "executor", "seconds", "critical", whole=("task", "seconds")
+    )
     for task in timeline.tasks:
         settling = task.settling
         seconds = ""
         if settling is not None and settling.started_at and settling.finished_at:
             seconds = f"{(settling.finished_at - settling.started_at).total_seconds():.3f}"
-        table.add_row(
+        tasks.add_row(
             task.task_id,
             task.tool or "llm",
             ", ".join(task.deps),
@@ -79,7 +100,7 @@ def show_run(
             seconds,
             "★" if task.task_id in critical else "",
         )
-    console.print(table)
+    console.print(tasks)
     if gantt_file is not None:
         try:
             written = gantt.render(timeline, gantt_file)

@@ -1,5 +1,8 @@
 """A run as a timeline: its tasks, their dependencies, every attempt's span and executor, and the critical path.
 
+The one timeline module: the CLI's charts (services/warehouse/gantt.py) and the web console (services/console)
+both draw from it, with the title, executor colours, row labels and dependency links defined here once.
+
 The critical path here is measured, not planned: the heaviest dependency chain, weighting each task by the
 duration of the attempt that settled it (its success, or its last failure), as the planner computes
 critical_path_s. Without any measured attempt it falls back to the planned path.
@@ -108,7 +111,8 @@ class RunTimeline:
             end = via[end]
         return path[::-1]
 
-    def bars(self) -> list[Bar]:
+    def bars(self, now: datetime | None = None) -> list[Bar]:
+        """Every attempt as a bar; an attempt still running ends at ``now`` (a live run), else at the run's end."""
         origin = self.origin
         if origin is None:
             return []
@@ -123,6 +127,8 @@ class RunTimeline:
                     end = _seconds(span.finished_at, origin)
                 elif index + 1 < len(task.attempts) and task.attempts[index + 1].dispatched_at is not None:
                     end = _seconds(task.attempts[index + 1].dispatched_at, origin)  # lost: until it was re-dispatched
+                elif now is not None:
+                    end = max(start, _seconds(now, origin))
                 else:
                     end = max(start, run_end)
                 bars.append(Bar(row, span, queued_from, start, end, task.task_id in critical))
@@ -131,3 +137,50 @@ class RunTimeline:
 
 def _seconds(moment: datetime | None, origin: datetime) -> float:
     return (moment - origin).total_seconds() if moment is not None else 0.0
+
+
+# Colour-blind-safe (Okabe-Ito), one per executor in order of first use; more executors reuse them.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
+CRITICAL_EDGE = "#B00020"
+WAITING = "#d0d0d0"
+ARROW = "#9a9a9a"
+
+
+def title(timeline: RunTimeline) -> str:
+    def seconds(value: float | None) -> str:
+        return "?" if value is None else f"{value:.2f} s"
+
+    speedup = "?" if timeline.speedup is None else f"{timeline.speedup:.2f}x"
+    return (
+        f"run {timeline.run_id} · {timeline.status} · makespan {seconds(timeline.makespan_s)} · "
+        f"one by one {seconds(timeline.sequential_s)} · critical path {seconds(timeline.critical_path_s)} · "
+        f"speedup {speedup}"
+    )
+
+
+def executor_colours(timeline: RunTimeline) -> dict[str, str]:
+    return {name: PALETTE[index % len(PALETTE)] for index, name in enumerate(timeline.executors())}
+
+
+def row_label(timeline: RunTimeline, row: int, critical: set[str]) -> str:
+    task = timeline.tasks[row]
+    star = "★ " if task.task_id in critical else ""
+    return f"{star}{task.task_id} · {task.tool or 'llm'}"
+
+
+def dependency_links(timeline: RunTimeline, bars: list[Bar]) -> list[tuple[float, int, float, int]]:
+    """(x, row) of each dependency's settling end to (x, row) of the first dispatch of the task that needed it."""
+    rows = {task.task_id: row for row, task in enumerate(timeline.tasks)}
+    ends: dict[int, float] = {}
+    starts: dict[int, float] = {}
+    for bar in bars:
+        settling = timeline.tasks[bar.row].settling
+        if settling is not None and bar.span.attempt == settling.attempt:
+            ends[bar.row] = bar.end
+        starts[bar.row] = min(starts.get(bar.row, bar.queued_from), bar.queued_from)
+    return [
+        (ends[rows[dep]], rows[dep], starts[row], row)
+        for row, task in enumerate(timeline.tasks)
+        for dep in task.deps
+        if dep in rows and rows[dep] in ends and row in starts
+    ]

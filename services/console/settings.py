@@ -1,0 +1,25 @@
+"""The console's configuration: the `console` section of configs/genesis.yaml (GENESIS_CONSOLE_<KEY>)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from configs.settings import load_section
+
+
+class ConsoleSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    # Where the pages are served; 0 picks a free port (the health file and the log say which).
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # At start the live feed reads the event topics from this long ago, so runs already going are shown whole.
+    lookback_s: float = 900.0
+    # Finished runs kept in memory for their pages; older ones are read from the warehouse.
+    keep_finished: int = 500
+    # The SQL box returns at most this many rows (the CSV too).
+    sql_max_rows: int = 5000
+    # A submission that cannot reach Kafka within this long is refused with that reason.
+    submit_timeout_s: float = 15.0
+
+
+def load_console_settings() -> ConsoleSettings:
+    return load_section("console", ConsoleSettings)
