@@ -33,8 +33,9 @@ def by_run(event: Event) -> str:
 
 
 def by_task(event: Event) -> str:
-    # Spreads one run's tasks over the partitions, so a wide fan-out reaches many executors.
-    return f"{event.run_id}/{event.task_id}"  # type: ignore[attr-defined]
+    # Spreads one run's tasks over the partitions, so a wide fan-out reaches many executors; the attempt is part
+    # of the key so that a re-dispatch lands on another partition, not behind the backlog that delayed the last one.
+    return f"{event.run_id}/{event.task_id}/{event.attempt}"  # type: ignore[attr-defined]
 
 
 def by_policy_name(event: Event) -> str:
@@ -61,13 +62,17 @@ class TopicSpec:
 RUNS_REQUESTED = TopicSpec("runs.requested", by_run, "run_id", 6, (RunRequested, RunCancelRequested))
 RUN_EVENTS = TopicSpec("runs.events", by_run, "run_id", 6, (RunPlanned, TaskSkipped))
 RUNS_FINISHED = TopicSpec("runs.finished", by_run, "run_id", 6, (RunFinished, RunRejected))
-TASKS_READY = TopicSpec("tasks.ready", by_task, "run_id/task_id", 12, (TaskReady,))
+TASKS_READY = TopicSpec("tasks.ready", by_task, "run_id/task_id/attempt", 12, (TaskReady,))
 TASKS_FINISHED = TopicSpec("tasks.finished", by_run, "run_id", 6, (TaskFinished, TaskStarted))
 TURNS = TopicSpec("turns", by_run, "run_id", 6, (TurnRecorded,))
 POLICY = TopicSpec("policy", by_policy_name, "policy name", 1, (PolicyUpdated,), retention_ms=None, compacted=True)
 REWARDS = TopicSpec("rewards", by_run, "run_id", 3, (RewardAssigned,))
 # The planner's changelog: per run, the events its state is folded from; a tombstone evicts a finished run.
 PLANNER_JOURNAL = TopicSpec("planner.journal", by_run, "run_id", 6, (), retention_ms=None, compacted=True)
+# The runs the planner finished, one small record each, written in the transaction that ends the run and kept as
+# long as runs.requested keeps requests: a request redelivered or sent again after its run ended is recognised,
+# across restarts, for as long as it could be redelivered at all.
+PLANNER_FINISHED = TopicSpec("planner.finished", by_run, "run_id", 6, (), retention_ms=RUNS_REQUESTED.retention_ms)
 # Bytes nobody could decode or process, unchanged, with the reason and origin in the headers.
 DEAD_LETTERS = TopicSpec("dlq", by_run, "original key", 1, (), retention_ms=30 * DAY_MS)
 
@@ -81,8 +86,12 @@ TOPIC_SPECS: tuple[TopicSpec, ...] = (
     POLICY,
     REWARDS,
     PLANNER_JOURNAL,
+    PLANNER_FINISHED,
     DEAD_LETTERS,
 )
+# Read together by one planner (range assignor): partition p of each holds the same runs, so their partition
+# counts must be equal (streams/admin.py checks it at start-up).
+CO_PARTITIONED: tuple[TopicSpec, ...] = (RUNS_REQUESTED, TASKS_FINISHED, PLANNER_JOURNAL, PLANNER_FINISHED)
 
 
 @dataclass(frozen=True)
