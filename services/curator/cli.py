@@ -13,18 +13,18 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from rich.table import Table
 
 from services.cli.console import console, errors, fail, print_json
-from services.curator import presidio
+from services.curator import datafog_peer, presidio
 from services.curator.bootstrap import build_detector, build_scrubber, build_scrubber_with_names
 from services.curator.core.audit import Auditor, render_markdown
 from services.curator.core.compose import Composer
-from services.curator.core.evaluate import Scores
-from services.curator.core.evaluate import evaluate as score_detectors
+from services.curator.core.evaluate import Evaluation, Scores, evaluate_detailed
 from services.curator.core.generator import AGENTS, generate_records
+from services.curator.core.independent import IndependentSet
 from services.curator.core.rebalance import RebalanceError, parse_target
 from services.curator.core.rebalance import rebalance as rebalance_records
 from services.curator.core.records import DIFFICULTIES
 from services.curator.core.seed_baseline import seed_detect
-from services.curator.core.spans import CORE_TYPES
+from services.curator.core.spans import CORE_TYPES, PiiType
 from services.curator.evolve_llm import LlmHardExampleMaker
 from services.curator.jsonl import InputError, Rejected, read_records, write_jsonl
 from services.curator.scrub_files import scrub_paths
@@ -37,11 +37,14 @@ app = typer.Typer(
 )
 
 
+AUDIT_REPORT_NAME = "training_quality_audit_v2.md"
+
+
 @app.command()
 def scrub(
     source: Path = typer.Argument(..., help="A .jsonl file, or a folder whose .jsonl files are all scrubbed."),
     target: Path = typer.Argument(..., help="Output file, or output folder mirroring the input folder."),
-    rejects: Path | None = typer.Option(None, help="Where malformed lines go [default: TARGET.rejects.jsonl]."),
+    rejects: Path | None = typer.Option(None, help="Where malformed lines go (default: TARGET.rejects.jsonl)."),
     field: list[str] | None = typer.Option(
         None,
         help="String field to scrub, e.g. metadata.notes (repeatable; "
@@ -131,10 +134,14 @@ def generate(
 def audit(
     source: Path = typer.Argument(..., help="A .jsonl file or a folder of them."),
     as_json: bool = typer.Option(False, "--json", help="Print the audit as JSON instead of tables."),
-    report: Path = typer.Option(Path("reports/training_quality_audit_v2.md"), help="Markdown report to write."),
+    report: Path | None = typer.Option(
+        None, help="Markdown report to write (default: training_quality_audit_v2.md in curator.reports_dir)."
+    ),
 ) -> None:
     """PII left per type, difficulty distribution and duplicates; writes the markdown audit report."""
-    auditor = Auditor(build_detector(load_curator_settings()).detect)
+    settings = load_curator_settings()
+    report = report or settings.reports_path / AUDIT_REPORT_NAME
+    auditor = Auditor(build_detector(settings).detect)
     malformed: list[str] = []
     for item in _records(source):
         if isinstance(item, Rejected):
@@ -223,56 +230,142 @@ def rebalance(
 
 @app.command()
 def evaluate(
-    labelled: Path | None = typer.Option(None, help="Labelled .jsonl (with pii_spans); default: generate one."),
-    count: int = typer.Option(5000, min=1, help="Records to generate when no file is given."),
-    seed: int = typer.Option(1, help="Generator seed when no file is given."),
-    as_json: bool = typer.Option(False, "--json", help="Print precision and recall as JSON."),
+    labelled: Path | None = typer.Option(None, help="Labelled .jsonl (with pii_spans); default: build one."),
+    corpus: str = typer.Option(
+        "independent",
+        "--set",
+        help="Built set when no file is given: 'independent' (libphonenumber examples, Faker in 24 locales, "
+        "real-world layouts, look-alikes) or 'generated' (our own generator).",
+    ),
+    count: int = typer.Option(2000, min=1, help="Records to build when no file is given."),
+    seed: int = typer.Option(1, help="Seed of the built set."),
+    peers: bool = typer.Option(True, "--peers/--no-peers", help="Also score DataFog and Presidio when installed."),
+    as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
 ) -> None:
-    """Precision and recall per PII type: ours vs the seed's regexes (vs Presidio when installed)."""
-    records = (
-        list(generate_records(count, seed))
-        if labelled is None
-        else [r for r in _records(labelled) if not isinstance(r, Rejected)]
-    )
-    detectors = {"ours": build_detector(load_curator_settings()).detect, "seed regexes": seed_detect}
-    if presidio.unavailable_reason() is None:
-        detectors["presidio"] = presidio.PresidioDetector(presidio.CORE_ENTITIES).detect
-    results = score_detectors(records, detectors)
+    """Precision and recall per PII type and per locale, and look-alikes kept: ours vs the seed's regexes (vs
+    DataFog and Presidio when installed)."""
+    if labelled is not None:
+        records = [r for r in _records(labelled) if not isinstance(r, Rejected)]
+    elif corpus == "independent":
+        records = list(IndependentSet(seed).records(count))
+    elif corpus == "generated":
+        records = list(generate_records(count, seed))
+    else:
+        fail(f"--set must be 'independent' or 'generated', not {corpus!r}", code=2)
+    detectors, skipped = _detectors(peers)
+    kinds = (*CORE_TYPES, PiiType.NAME, PiiType.ADDRESS)
+    results: dict[str, Evaluation] = {}
+    for name, detect in detectors.items():
+        with errors.status(f"scoring {name} on {len(records)} records"):
+            started = time.perf_counter()
+            results[name] = evaluate_detailed(records, {name: detect}, kinds)[name]
+        if not as_json:
+            errors.print(f"{name}: {time.perf_counter() - started:.1f} s", highlight=False)
     if as_json:
-        print_json(
-            {
-                name: {
-                    k.value: {
-                        "precision": s.precision,
-                        "recall": s.recall,
-                        "labelled": s.labelled,
-                        "detected": s.detected,
-                    }
-                    for k, s in scores.items()
-                }
-                for name, scores in results.items()
-            }
-        )
+        print_json({name: _evaluation_json(evaluation) for name, evaluation in results.items()})
         return
-    console.print(_score_table(results, f"{len(records)} labelled records"))
-    if "presidio" not in detectors:
-        console.print(f"Presidio not compared: {presidio.unavailable_reason()}")
+    title = f"{len(records)} labelled records ({labelled or corpus + ' set, seed ' + str(seed)})"
+    console.print(_score_table(results, title, kinds))
+    if any(e.locales for e in results.values()):
+        console.print(_locale_table(results["ours"]))
+    if any(e.lookalikes for e in results.values()):
+        console.print(_lookalike_table(results))
+    for line in skipped:
+        console.print(line)
 
 
-def _score_table(results: dict[str, Scores], title: str) -> Table:
+def _detectors(peers: bool) -> tuple[dict[str, Any], list[str]]:
+    detectors: dict[str, Any] = {"ours": build_detector(load_curator_settings()).detect, "seed regexes": seed_detect}
+    skipped = []
+    if peers and (reason := datafog_peer.unavailable_reason()) is None:
+        detectors[f"datafog ({datafog_peer.backend()})"] = datafog_peer.DataFogDetector().detect
+    elif peers:
+        skipped.append(f"DataFog not compared: {reason}")
+    if peers and (reason := presidio.unavailable_reason()) is None:
+        entities = presidio.CORE_ENTITIES + presidio.NAME_ADDRESS_ENTITIES
+        detectors["presidio"] = presidio.PresidioDetector(entities, score_threshold=0.0).detect
+    elif peers:
+        skipped.append(f"Presidio not compared: {reason}")
+    return detectors, skipped
+
+
+def _evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
+    def scores(table: Scores) -> dict[str, Any]:
+        return {
+            k.value: {"precision": s.precision, "recall": s.recall, "labelled": s.labelled, "detected": s.detected}
+            for k, s in table.items()
+        }
+
+    return {
+        **scores(evaluation.types),
+        "locales": {locale: scores(table) for locale, table in sorted(evaluation.locales.items())},
+        "lookalikes": {kind: {"total": k.total, "kept": k.rate} for kind, k in sorted(evaluation.lookalikes.items())},
+    }
+
+
+def _score_table(results: dict[str, Evaluation], title: str, kinds: tuple[PiiType, ...]) -> Table:
     table = Table(title=title)
     table.add_column("type")
     table.add_column("labelled", justify="right")
     for name in results:
         table.add_column(f"{name} P", justify="right")
         table.add_column(f"{name} R", justify="right")
-    for kind in CORE_TYPES:
-        row = [kind.value, str(next(iter(results.values()))[kind].labelled)]
-        for scores in results.values():
+    for kind in kinds:
+        labelled = next(iter(results.values())).types[kind].labelled
+        if not labelled:
+            continue
+        row = [kind.value, str(labelled)]
+        for evaluation in results.values():
+            score = evaluation.types[kind]
             # Precision of a detector that found nothing is undefined, not perfect.
-            precision = f"{scores[kind].precision:.3f}" if scores[kind].detected else "-"
-            row += [precision, f"{scores[kind].recall:.3f}"]
+            row += [f"{score.precision:.3f}" if score.detected else "-", f"{score.recall:.3f}"]
         table.add_row(*row)
+    return table
+
+
+def _locale_table(evaluation: Evaluation) -> Table:
+    table = Table(title="ours per locale (e-mail, phone, SSN, card, IBAN, IP together; phone alone)")
+    for column in ("locale", "labelled", "P", "R", "phone P", "phone R", "below 0.97"):
+        table.add_column(column, justify="left" if column in ("locale", "below 0.97") else "right")
+    for locale, scores in sorted(evaluation.locales.items()):
+        core = [scores[k] for k in CORE_TYPES]
+        labelled, found = sum(s.labelled for s in core), sum(s.found for s in core)
+        detected, correct = sum(s.detected for s in core), sum(s.correct for s in core)
+        phone = scores[PiiType.PHONE]
+        weak = [
+            f"{k.value} {scores[k].precision:.2f}/{scores[k].recall:.2f}"
+            for k in CORE_TYPES
+            if scores[k].labelled and min(scores[k].precision, scores[k].recall) < 0.97
+        ]
+        table.add_row(
+            locale,
+            str(labelled),
+            f"{correct / detected:.3f}" if detected else "-",
+            f"{found / labelled:.3f}" if labelled else "-",
+            f"{phone.precision:.3f}" if phone.detected else "-",
+            f"{phone.recall:.3f}",
+            ", ".join(weak),
+        )
+    return table
+
+
+def _lookalike_table(results: dict[str, Evaluation]) -> Table:
+    table = Table(title="look-alikes kept (not redacted)")
+    table.add_column("kind")
+    table.add_column("count", justify="right")
+    for name in results:
+        table.add_column(name, justify="right")
+    first = next(iter(results.values()))
+    for kind in sorted(first.lookalikes):
+        table.add_row(
+            kind, str(first.lookalikes[kind].total), *(f"{e.lookalikes[kind].rate:.3f}" for e in results.values())
+        )
+    table.add_row(
+        "all",
+        str(first.lookalikes_kept.total),
+        *(f"{e.lookalikes_kept.rate:.3f}" for e in results.values()),
+        style="bold",
+    )
     return table
 
 

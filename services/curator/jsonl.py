@@ -18,10 +18,16 @@ class InputError(ValueError):
 
 @dataclass(frozen=True)
 class Rejected:
+    """A line that is not a record: where it is and why, never its content.
+
+    A malformed line may hold personal data the scrubber never got to see as a record (a cut-off line, a stray
+    log line), so neither the rejects file nor the console repeats it; its size helps find it in the input.
+    """
+
     file: str
     line: int
     error: str
-    raw: str
+    size_bytes: int
 
     def describe(self) -> str:
         return f"{self.file}:{self.line}: {self.error}"
@@ -45,7 +51,7 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 
 def reject(path: Path | str, number: int, raw: bytes, reason: str) -> Rejected:
-    return Rejected(str(path), number, reason, raw.rstrip(b"\r\n").decode("utf-8", errors="replace"))
+    return Rejected(str(path), number, reason, len(raw.rstrip(b"\r\n")))
 
 
 def read_records(source: Path) -> Iterator[dict[str, Any] | Rejected]:

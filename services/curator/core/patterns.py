@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import re
 
-ANY_DIGIT = re.compile(r"\d")
+ANY_DIGIT = DIGIT = re.compile(r"\d")
 
 # Where a number may begin: a digit, "+" or "(" that does not continue a word or a dotted token. Every
 # numeric pattern below is tried only at these positions, so the text is scanned once for all of them.
-NUMBER_START = re.compile(r"(?<![\w.])[\d+(]")
+# Only starts followed by seven digits (in phone punctuation: the least any card, SSN or phone has) or by an
+# IPv4 shape are kept, so short numbers (counts, years, prices) never reach Python code.
+# The character class comes first (the look-behind checks the character before it) so the regex engine can
+# skip ahead to candidate characters instead of testing the look-behind at every position.
+NUMBER_START = re.compile(r"(?s)[\d+(](?<![\w.].)(?=[\d+(]?(?:[ ()./+-]{0,3}\d){6}|\d{0,2}\.\d{1,3}\.\d)")
 
 # E-mail addresses are found from their "@": the local part is matched backwards on the reversed text
 # (the pattern is its own mirror image), the domain forwards. Scanning every position for a local part
@@ -30,12 +34,12 @@ IBAN = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2
 # consistent separator; 19-digit numbers print as 4-4-4-4-3. The validator may drop a trailing group that
 # belongs to a number written right after the card.
 _CARD = (
-    r"(?<![\w.,+-])(?:\d{13,19}"
+    r"(?<![\w.+-])(?:\d{13,19}"
     r"|\d{4}(?P<s1>[ -])\d{4}(?P=s1)\d{4}(?P=s1)\d{1,4}(?:(?P=s1)\d{3})?"
     r"|\d{4}(?P<s2>[ -])\d{6}(?P=s2)\d{4,5})"
-    r"(?!\w|[.,-]\d)"
+    r"(?!\w|[.-]\d)"
 )
-_SSN = r"(?<![\w.,+-])(?P<area>\d{3})(?P<sep>[- ]?)(?P<group>\d{2})(?P=sep)(?P<serial>\d{4})(?!\w|[.,-]\d)"
+_SSN = r"(?<![\w.+-])(?P<area>\d{3})(?P<sep>[- ]?)(?P<group>\d{2})(?P=sep)(?P<serial>\d{4})(?!\w|[.-]\d)"
 _IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?!\w|\.\d)"
 # One match per number start classifies it. The three shapes cannot match at the same start (a card has
 # at least 13 digits, an SSN exactly nine as 3-2-4, an address has dots), so the order is only for speed.
@@ -46,32 +50,81 @@ UNIFORM_RUN = {" ": re.compile(r"(?:\d{4} )+$"), "-": re.compile(r"(?:\d{4}-)+$"
 NUMBER_TAIL = re.compile(r"[\d)][ ./-]?$")
 YEAR = re.compile(r"(?:19|20)\d\d")
 
-# Nine bare digits are an SSN only when the text says so just before, with no other number or placeholder
-# in between; otherwise they are order numbers.
-SSN_CONTEXT = re.compile(r"(?i)(?:\bssn|social[ -]security|\bss#|\bsoc\.? ?sec|\bsozialversicherung)[^\d\n[\]]{0,25}$")
+# Nine bare digits are an SSN only when the text says so just before or just after, with no other number or
+# placeholder in between; otherwise they are order numbers.
+SSN_CONTEXT = re.compile(
+    r"(?i)(?:\bssn|social[ -]security|\bss#|\bsoc\.? ?sec|\bsozialversicherung|\bid on file|\btax ?id|\btaxpayer)"
+    r"[^\d\n[\]]{0,25}$"
+)
+SSN_CONTEXT_AFTER = re.compile(
+    r"(?i)[ \t]*(?:\(ssn\)|,? ?(?:is|was|=) (?:the |my |her |his |their )?(?:\w+ )?"
+    r"(?:ssn|social security|id on file|tax id))"
+)
 
 PHONE = re.compile(
-    # Not inside a token, and not the next group of a number (or of a placeholder that replaced one) just before.
-    r"(?<![\w+.\-/])(?<![\d\]] )"
+    r"(?<![\w+.\-/])"  # not inside a token; a start right after another number is judged by the detector
     r"(?=(?:[ ()./+-]{0,3}\d){7})"  # seven digits ahead before anything else: drops prices and counts in C
-    r"(?:(?:\+|00)\d{1,3}[ .-]?)?"  # country code
+    r"(?:(?:\((?:\+|00)\d{1,3}\)|(?:\+|00)\d{1,3})[ .-]?)?"  # country code, also as "(+358)"
     r"(?:\(0\)[ .-]?)?"  # the "(0)" trunk hint in +44 (0)20 ...
+    r"(?:1[ .-]?(?=\())?"  # North America's trunk "1" before "(area code)"
     r"(?:\(\d{1,5}\)[ .-]?)?"  # area code in parentheses
-    r"\d{1,12}(?:[ ./-]\d{1,10}){0,6}"  # "/" after an area code is common in Austria and Germany
+    r"\d{1,12}(?:(?:[ ./-]|/ )\d{1,10}){0,6}"  # "/" after an area code is common in Austria and Germany
     r"(?P<ext>[ ]?(?:ext\.?|x|\#)[ ]?\d{1,6})?"
     r"(?!\w|[.-]\w|:\d)",  # not followed by more of the same token or by the minutes of a time
     re.IGNORECASE,
 )
+# A candidate right after another number ("#6899-851-9315 404-712-9999") starts a new number when it opens
+# with "(" or "+", or when the number before it is complete: it has 7 digits or is joined by dashes or dots.
+# Otherwise it is the next group of the same number ("9400 1000 0000 ...", "24 2447-8032").
+OPENS_NUMBER = re.compile(r"[(+]")
+COMPLETE_NUMBER_BEFORE = re.compile(r"(?:\d[-./]\d|(?:\d[-./()]?){7})\S*$")
+# A dashed or dotted token of seven digits or more is a whole number: a phone never continues past the space
+# after one ("520-5191537-7003690", "6899-851-9315 404-712-9999").
+WHOLE_TOKEN = re.compile(r"(?=\S*\d[-.]\d)(?:\D?\d){7,}\S*")
+# Four-digit groups, three or more: a card, account or reference number, never split into phone numbers.
+FOUR_DIGIT_GROUPS = re.compile(r"\d{4}(?: \d{4}){2,}(?: \d{1,3})?")
+# A US ZIP+4 code.
+ZIP_PLUS_4 = re.compile(r"\d{5}-\d{4}")
+# A number with a single dot and at most three digits (no leading zero) before it, or two after it, is a
+# decimal (a coordinate, an amount), not a dotted phone number ("030.158888", "07400.026933").
+DECIMAL = re.compile(r"(?:[1-9]\d{0,2}|0)\.\d+|\d+\.\d\d")
 # Calendar dates have phone-like digit groups and would otherwise be valid numbers in permissive plans.
 DATE_SHAPE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./](?:\d{4}|\d{2})")
-# An unformatted national number (no +, no separators) is a phone only after a word that says so.
+# Words that say "phone" just before a number, in the languages of the chat data (a number counts only with
+# nothing number-like in between).
 PHONE_CONTEXT = re.compile(
-    r"(?i)(?:\b(?:phone[sd]?|call(?:s|ed|ing)?|mobile|mob|cell(?:phone)?|fax|whats ?app|sms|text me|dial|ring"
-    r"|telefon(?:nummer)?|t[ée]l[ée]phone|t[ée]l|handy|landline|hotline)\b\.?|☎)[^\d\n[\]]{0,25}$"
+    r"(?i)(?:\b(?:phone[sd]?|call(?:s|ed|ing)?|mobile|mob|cell(?:phone)?|fax|whats ?app|sms|text(?: me)?|dial|ring"
+    r"|reach(?:able)?(?: (?:me|us|the office|him|her))?(?: at| on)?|contact(?: no| number)?|office"
+    r"|landline|hotline|direct line|ph|tel|tél|t[ée]l[ée]phone|telefon\w*"
+    r"|tel[ée]fono|telefone|telefoon|telemóvel|tlf|puh(?:elin)?|handy|natel|mobil|m[óo]vil|cellulare|portable"
+    r"|gsm|komórka|cep|celular|erreichbar|bel(?: me)?|chiamami|llámame|ligue|appelez|zadzwoń|volejte|sunați"
+    r"|soita|arayın|ruf"
+    r"|(?:my|mi|il mio|mon|meine?|mijn|meu|min|mitt|moje?|our) (?:\w+ )?(?:number|n[uú]mero|nummer|numéro|numer)"
+    r"|numero|número|nummer|numéro)\b\.?|☎|\b[TMF]\s?:)[^\d\n[\]]{0,25}$"
+)
+PHONE_CONTEXT_AFTER = re.compile(
+    r"(?i)[ \t]*(?:\((?:mobile|cell|home|work|office|landline|whatsapp|tel|phone)\)"
+    r"|,? ?(?:is|was) (?:the |my |our |her |his |a )?(?:best |direct |main |new |mobile |cell |home |work |office )*"
+    r"(?:number|line|cell|mobile|phone))"
+)
+# Words that say the number is something else. They outweigh a grouping that happens to be valid, never a
+# word that says "phone".
+NOT_PHONE_CONTEXT = re.compile(
+    r"(?i)(?:\b(?:order|part|p/n|pn|sku|item|invoice|inv|ref(?:erence)?|tracking|shipment|parcel|package|isbn"
+    r"|serial|s/n|ticket|case|account|acct|po|id|no|bestellung|teilenummer|auftrag|commande|pedido|ordine"
+    r"|bestelling|factura|fattura|rechnung|facture)\b\.?|#)[^\w\n[\]]{0,6}$"
 )
 
 # "version 1.2.3.4" is a version string, not an address nor a dotted phone number.
-VERSION_CONTEXT = re.compile(r"(?i)\b(?:v|ver|version|release|build|firmware)\.?\s*$")
+VERSION_CONTEXT = re.compile(r"(?i)\b(?:v|ver|version|release|build|firmware|upgraded? to|updated? to)\.?[\s=:]*$")
 IPV6 = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?:/\d{1,3})?(?![\w:]|\.\d)"
+)
+
+# A header cell that names a phone column, in a CSV row or a markdown table above the candidate.
+PHONE_HEADER = re.compile(r"(?i)\b(?:phone|tel|mobile|cell|fax|telefon\w*|tel[ée]fono|telefone|telefoon|tlf|gsm|handy)")
+
+# Whole candidates that are never phone numbers, checked once per candidate before any of its prefixes are tried.
+NOT_A_PHONE = re.compile(
+    "|".join(f"(?:{pattern.pattern})" for pattern in (DATE_SHAPE, FOUR_DIGIT_GROUPS, DECIMAL, ZIP_PLUS_4))
 )

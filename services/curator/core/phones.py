@@ -1,108 +1,252 @@
-"""Phone-number validation through Google's libphonenumber port, behind cheap structural checks.
+"""Phone-number validation from libphonenumber's metadata, for every region it knows.
 
-`phonenumbers.parse` costs tens of microseconds, so national numbers skip it: the trunk prefix is
-stripped here and the library only checks the national number against each region's numbering plan,
-after a one-regex pre-check of that plan's overall pattern. Answers are cached because chat data repeats
-numbers.
+A candidate gets one of four verdicts, and the detector adds what the words around it say:
+
+- `INTERNATIONAL`: `+CC` or `00CC` and valid for that country. Accepted as is.
+- `GROUPED`: a national number of one of the home regions, valid there, written with the trunk prefix
+  where the region has one, and grouped as libphonenumber (or one of its alternate formats) groups that
+  number there: "020 7946 0958", "91 234 56 78", "(212) 332-4068". Accepted unless the text says it is
+  an order, part or tracking number.
+- `VALID`: valid somewhere, but written without separators, without the trunk prefix, or grouped in a
+  way that region never groups it ("51-2928-7387" is a valid Brazilian number grouped as part numbers
+  are). Accepted only next to words that say "phone" (`valid_anywhere` then covers every region).
+- `INVALID`.
+
+libphonenumber's own parser costs a millisecond per candidate once numbers of many regions are in play,
+so the metadata is compiled here once: per region one regex for "any valid number type" and the
+grouping of each national format. The verdict is then a few regex matches. Answers are cached because
+chat data repeats numbers.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from functools import lru_cache
+from collections.abc import Iterator, Sequence
+from enum import IntEnum
+from functools import cache, lru_cache
 
 import phonenumbers
-from phonenumbers import PhoneNumberType
+from phonenumbers import phonenumbermatcher
 
-# North American Numbering Plan regions share country code 1 and the same national shape.
-_NANP_REGIONS = frozenset({"US", "CA", "PR", "GU", "VI", "AS", "MP", "BS", "BB", "JM", "TT", "DO"})
+ALL_REGIONS = "all"
+# Regions whose national numbers count without a word that says "phone": the countries of the major chat
+# languages. Numbers of any other region count when written with "+CC"/"00CC" or next to a phone word; a
+# longer list catches more unannounced numbers and mistakes more identifiers for them.
+HOME_REGIONS = (
+    "US", "CA", "MX", "BR", "AR", "CO", "CL", "GB", "IE", "FR", "BE", "NL", "DE", "AT", "CH", "ES", "PT", "IT",
+    "PL", "CZ", "SE", "NO", "DK", "FI", "RO", "HU", "GR", "TR", "RU", "UA", "IN", "PK", "ID", "PH", "SG", "MY",
+    "JP", "KR", "CN", "AU", "NZ", "ZA", "NG", "EG", "IL", "AE", "SA",
+)  # fmt: skip
 # 555 area codes and 555 exchanges are the fiction convention; chat data is full of them and they are
 # redacted like real numbers so a model never learns to emit phone-shaped strings.
 _FICTIONAL = "555"
 _EXTENSION = re.compile(r"(?i)\s*(?:ext\.?|x|#)\s*\d+$")
-
-
-# Regions where mobile numbers are customarily written without the trunk prefix ("98765 43210" in India).
+_GROUPS = re.compile(r"\d+")
+_NON_DIGITS = re.compile(r"\D+")
+_LONG_GROUP = 6
+_TRUNK_PREFIXES = ("0", "1", "8")  # every national prefix in libphonenumber's metadata starts with one of these
+# Regions that write mobile numbers without the trunk prefix, exactly in the national grouping ("98765 43210").
 _MOBILES_WITHOUT_TRUNK = frozenset({"IN"})
+_VALID_TYPES = (
+    "fixed_line",
+    "mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "personal_number",
+    "voip",
+    "pager",
+    "uan",
+    "voicemail",
+)
 
 
-class PhoneValidator:
-    """Decides whether a candidate string is a phone number written for one of `regions`.
+class Verdict(IntEnum):
+    INVALID = 0
+    VALID = 1
+    GROUPED = 2
+    INTERNATIONAL = 3
 
-    International numbers (`+CC` or `00CC`) are accepted from any country. National numbers are accepted
-    only for the configured regions, and only with the trunk prefix ("0") where the region has one, because
-    without it almost any 8-11 digit run (a date, an order number) is a valid number somewhere. Regions
-    without a trunk prefix (North America, Italy, Spain, Poland ...) are checked as written.
+
+class _Plan:
+    """One region's numbering plan, compiled: what is valid, what is a mobile, how numbers are grouped."""
+
+    __slots__ = ("country_code", "formats", "lengths", "mobile", "prefix", "region", "valid")
+
+    def __init__(self, region: str) -> None:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        if metadata is None:
+            raise ValueError(f"unknown phone region {region!r}")
+        self.region = region
+        self.country_code = metadata.country_code
+        self.prefix = metadata.national_prefix or ""
+        self.lengths = tuple(metadata.general_desc.possible_length)
+        patterns = [
+            desc.national_number_pattern
+            for desc in (getattr(metadata, name) for name in _VALID_TYPES)
+            if desc is not None and desc.national_number_pattern
+        ]
+        self.valid = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+        self.mobile = re.compile(metadata.mobile.national_number_pattern) if metadata.mobile else None
+        alternates = phonenumbermatcher._ALT_NUMBER_FORMATS.get(self.country_code, ())
+        self.formats = tuple(
+            (re.compile(f.leading_digits_pattern[-1]) if f.leading_digits_pattern else None, re.compile(f.pattern))
+            for f in (*metadata.number_format, *alternates)
+        )
+
+    def is_valid(self, national: str) -> bool:
+        return self.valid is not None and self.valid.fullmatch(national) is not None
+
+    def group_ends(self, national: str) -> Iterator[frozenset[int]]:
+        """Where groups may end when this number is written: for each of the region's formats (and alternate
+        formats) of this length, its group ends, plus any position inside a group of six digits or more.
+
+        Only formats whose leading digits fit count (any 2-4-4 grouping is a Mexican format, so "51-2928-7387"
+        would pass); people split long subscriber numbers ("030 1234 5678" for the library's "030 12345678").
+        """
+        for leading, pattern in self.formats:
+            if leading is not None and not leading.match(national):
+                continue
+            if (match := pattern.fullmatch(national)) is not None:
+                ends = set()
+                for i in range(1, (match.lastindex or 0) + 1):
+                    start, end = match.span(i)
+                    if end - start >= _LONG_GROUP:
+                        ends.update(range(start + 2, end - 1))
+                    if end < len(national):
+                        ends.add(end)
+                yield frozenset(ends)
+
+
+class _Plans:
+    """Numbering plans indexed by the length of their national numbers and by country code.
+
+    Per length, one combined regex answers "valid in any of these regions?" in a single match, so a
+    candidate that is no number anywhere (most look-alikes) costs one regex call, not one per region.
     """
 
     def __init__(self, regions: Sequence[str]) -> None:
-        trunk_zero, no_trunk, mobiles = [], [], []
+        self._by_length: dict[int, list[_Plan]] = {}
+        self.by_country: dict[int, list[_Plan]] = {}
         for region in regions:
-            metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
-            if metadata is None:
-                raise ValueError(f"unknown phone region {region!r}")
-            plan = (region, metadata.country_code, re.compile(metadata.general_desc.national_number_pattern))
-            if region in _NANP_REGIONS:
+            plan = _plan(region)
+            if plan.valid is None:
                 continue
-            if metadata.national_prefix == "0":
-                trunk_zero.append(plan)
-                if region in _MOBILES_WITHOUT_TRUNK:
-                    mobiles.append(plan)
-            elif metadata.national_prefix is None:
-                no_trunk.append(plan)
-        self._trunk_zero_plans = tuple(trunk_zero)
-        self._no_trunk_plans = tuple(no_trunk)
-        self._mobile_plans = tuple(mobiles)
-        self._nanp = any(r in _NANP_REGIONS for r in regions)
-        self.is_phone = lru_cache(maxsize=65536)(self._is_phone)
+            for length in plan.lengths:
+                self._by_length.setdefault(length, []).append(plan)
+            self.by_country.setdefault(plan.country_code, []).append(plan)
+        self._any: dict[int, re.Pattern[str]] = {}
 
-    def _is_phone(self, candidate: str) -> bool:
-        if candidate.lstrip("(").startswith("+"):
-            return _parses_valid(candidate, None)
-        digits = "".join(c for c in _EXTENSION.sub("", candidate) if c.isdigit())
-        if digits.startswith("00"):
-            # "00" is the international call prefix everywhere outside NANP; GB stands for all of them.
-            return _parses_valid(candidate, "GB")
-        if digits.startswith("0"):
-            # Italian numbers keep their leading zero: it is part of the number, not a trunk prefix.
-            return _valid_in_any(digits[1:], self._trunk_zero_plans) or _valid_in_any(digits, self._no_trunk_plans)
-        return (
-            (self._nanp and _valid_nanp(digits))
-            or _valid_in_any(digits, self._no_trunk_plans)
-            or _valid_in_any(digits, self._mobile_plans, PhoneNumberType.MOBILE)
-        )
+    def _first_valid(self, digits: str, start: int) -> int | None:
+        """Index (in the plans of that length) of the first plan where `digits[start:]` is valid, or None."""
+        length = len(digits) - start
+        if length not in self._by_length:
+            return None
+        if (combined := self._any.get(length)) is None:  # compiled on first use: up to a second per length
+            plans = self._by_length[length]
+            combined = re.compile("|".join(f"(?P<p{i}>{plan.valid.pattern})" for i, plan in enumerate(plans)))
+            self._any[length] = combined
+        match = combined.fullmatch(digits, start)
+        return None if match is None else int(match.lastgroup[1:])
 
-
-def _valid_in_any(national: str, plans: tuple, only: int | None = None) -> bool:
-    """Valid in one of the regions' numbering plans (and of type `only`, when given)."""
-    for region, country_code, general_pattern in plans:
-        if general_pattern.fullmatch(national):
-            number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
-            if national.startswith("0"):
-                number.italian_leading_zero = True
-            if phonenumbers.is_valid_number_for_region(number, region) and (
-                only is None or phonenumbers.number_type(number) == only
-            ):
-                return True
-    return False
+    def fitting(self, digits: str) -> Iterator[tuple[_Plan, str, bool]]:
+        """(plan, national number, written with the trunk prefix) for each plan where the number is valid."""
+        length = len(digits)
+        if (first := self._first_valid(digits, 0)) is not None:
+            plans = self._by_length[length]
+            yield plans[first], digits, False
+            for plan in plans[first + 1 :]:
+                if plan.valid.fullmatch(digits):
+                    yield plan, digits, False
+        if digits[:1] in _TRUNK_PREFIXES and (first := self._first_valid(digits, 1)) is not None:
+            national = digits[1:]
+            for plan in self._by_length[length - 1][first:]:
+                if plan.prefix == digits[0] and plan.valid.fullmatch(national):
+                    yield plan, national, True
 
 
-def _valid_nanp(digits: str) -> bool:
-    national = digits[1:] if len(digits) == 11 and digits[0] == "1" else digits
-    if len(national) != 10:
+@cache
+def _plan(region: str) -> _Plan:
+    return _Plan(region)
+
+
+@cache
+def _plans(regions: tuple[str, ...]) -> _Plans:
+    """Compiled once per process: the metadata is constant, only the verdict caches belong to a validator."""
+    return _Plans(regions)
+
+
+class PhoneValidator:
+    """Judges whether a candidate string is a phone number; `regions` are the home regions (or "all")."""
+
+    def __init__(self, regions: Sequence[str] | str = HOME_REGIONS) -> None:
+        home = sorted(phonenumbers.SUPPORTED_REGIONS) if _means_all(regions) else list(regions)
+        self._home = _plans(tuple(home))
+        self._everywhere = _plans(tuple(sorted(phonenumbers.SUPPORTED_REGIONS)))
+        self.verdict = lru_cache(maxsize=65536)(self._verdict)
+        self.valid_anywhere = lru_cache(maxsize=65536)(self._valid_anywhere)
+
+    def is_phone(self, candidate: str) -> bool:
+        """International, or a home region's number grouped as that region groups it (no context needed)."""
+        return self.verdict(candidate) >= Verdict.GROUPED
+
+    def _verdict(self, candidate: str) -> Verdict:
+        """The verdict for the home regions; `valid_anywhere` covers the rest when a phone word is near."""
+        number = _EXTENSION.sub("", candidate).replace("(0)", "")
+        digits = _NON_DIGITS.sub("", number)
+        if number.lstrip("(").startswith("+"):
+            return Verdict.INTERNATIONAL if self._international(digits) else Verdict.INVALID
+        if digits.startswith("00") and self._international(digits[2:]):
+            # "00" is the international call prefix everywhere outside North America.
+            return Verdict.INTERNATIONAL
+        groups = _GROUPS.findall(number)
+        best = Verdict.INVALID
+        if _fictional_nanp(digits[1:] if len(digits) == 11 and digits[0] == "1" else digits):
+            return Verdict.GROUPED if len(groups) > 1 else Verdict.VALID
+        for plan, national, with_prefix in self._home.fitting(digits):
+            best = Verdict.VALID
+            if len(groups) > 1 and _written_as_national(number, groups, plan, national, with_prefix):
+                return Verdict.GROUPED
+        return best
+
+    def _international(self, digits: str) -> bool:
+        """Digits after "+": a country code, then a valid national number of one of its regions."""
+        for size in (1, 2, 3):
+            for plan in self._everywhere.by_country.get(int(digits[:size] or 0), ()):
+                national = digits[size:]
+                if plan.is_valid(national) or (national[:1] == plan.prefix and plan.is_valid(national[1:])):
+                    return True
         return False
-    if _FICTIONAL in (national[:3], national[3:6]):
-        return True
-    # Area code and exchange both start with 2-9; checking that first spares most library calls.
-    if national[0] < "2" or national[3] < "2":
-        return False
-    return phonenumbers.is_valid_number(phonenumbers.PhoneNumber(country_code=1, national_number=int(national)))
+
+    def _valid_anywhere(self, candidate: str) -> bool:
+        digits = _NON_DIGITS.sub("", _EXTENSION.sub("", candidate))
+        return next(self._everywhere.fitting(digits), None) is not None
 
 
-def _parses_valid(candidate: str, region: str | None) -> bool:
-    try:
-        number = phonenumbers.parse(candidate, region)
-    except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.is_valid_number(number)
+def _written_as_national(number: str, groups: list[str], plan: _Plan, national: str, with_prefix: bool) -> bool:
+    """Written as the region writes its numbers.
+
+    The trunk prefix is written where the region has one ("020 7946 0958", not "20 7946 0958"), unless the
+    area code is in parentheses or the region is North American (the "1" is left out by custom); without
+    this, nearly every grouped 10-digit part number is a valid landline somewhere ("51-2928-7387" in
+    Brazil). And no group of one of the region's formats is split, libphonenumber's STRICT_GROUPING test
+    ("51-2928-7387" splits the US groups 512-928-7387).
+    """
+    ends, position = set(), -1 if with_prefix else 0
+    for group in groups[:-1]:
+        position += len(group)
+        ends.add(position)
+    ends.discard(0)
+    if not (with_prefix or not plan.prefix or plan.country_code == 1 or number.startswith("(")):
+        if plan.region not in _MOBILES_WITHOUT_TRUNK or plan.mobile is None or not plan.mobile.fullmatch(national):
+            return False
+        return any(ends == expected for expected in plan.group_ends(national))
+    return any(ends <= expected for expected in plan.group_ends(national))
+
+
+def _fictional_nanp(national: str) -> bool:
+    return len(national) == 10 and _FICTIONAL in (national[:3], national[3:6]) and national[0] >= "2"
+
+
+def _means_all(regions: Sequence[str] | str) -> bool:
+    return regions == ALL_REGIONS or (not isinstance(regions, str) and list(regions) in ([ALL_REGIONS], ["*"]))

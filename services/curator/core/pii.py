@@ -8,16 +8,15 @@ from collections.abc import Sequence
 from services.curator.core import patterns as rx
 from services.curator.core.claims import Claims
 from services.curator.core.emails import find_emails
-from services.curator.core.phones import PhoneValidator
+from services.curator.core.phones import HOME_REGIONS, PhoneValidator, Verdict
 from services.curator.core.spans import PiiType, Span, replace_spans
 from services.curator.core.validators import IBAN_LENGTHS, card_ok, iban_ok, ipv4_ok, ipv6_ok, isbn_ok, ssn_ok
 
-DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "NL", "IE", "CH", "AT", "AU", "IN")
+DEFAULT_PHONE_REGIONS = HOME_REGIONS
 _CONTEXT_WINDOW = 40
 _MIN_PHONE_DIGITS = 7
 _MAX_PHONE_DIGITS = 15  # E.164's limit, without the extension
 _MAX_PHONE_TRIES = 4
-_DIGITS = "0123456789"
 
 
 class PiiDetector:
@@ -32,18 +31,25 @@ class PiiDetector:
         self._phones = PhoneValidator(phone_regions)
 
     def detect(self, text: str) -> list[Span]:
+        # Prefilter: every type needs a digit or an "@", except an IPv6 address written in letters and colons.
+        has_digit = rx.ANY_DIGIT.search(text) is not None
+        has_at = "@" in text
+        colons = text.count(":")
+        if not has_digit and not has_at and colons < 2:
+            return []
         claims = Claims()
-        if "@" in text:
+        if has_at:
             for span in find_emails(text):
                 claims.add(span)
-        starts: list[int] = []
-        if rx.ANY_DIGIT.search(text):
+        starts = []
+        if has_digit:
             _claim_ibans(text, claims)
             starts = [m.start() for m in rx.NUMBER_START.finditer(text)]
             _claim_cards_ssns_ipv4s(text, starts, claims)
-        if text.count(":") >= 2:
+        if colons >= 2:
             _claim_ipv6s(text, claims)
-        self._claim_phones(text, starts, claims)
+        if starts:
+            self._claim_phones(text, starts, claims)
         return claims.spans
 
     def scrub(self, text: str) -> tuple[str, list[Span]]:
@@ -53,44 +59,117 @@ class PiiDetector:
 
     def _claim_phones(self, text: str, starts: list[int], claims: Claims) -> None:
         resume = 0
+        phone, not_a_phone = rx.PHONE.match, rx.NOT_A_PHONE.fullmatch
         for position in starts:
-            if position < resume or (match := rx.PHONE.match(text, position)) is None:
+            if position < resume or (room := claims.room_at(position)) is None:
                 continue
-            room = claims.room_at(position)
-            end = None if room is None else self._phone_end(text, match, room)
-            if end is not None:
+            if (match := phone(text, position)) is None or not_a_phone(match.group()):
+                continue
+            if _continues_a_number(text, position, claims):
+                continue
+            if (end := self._phone_end(text, match, room)) is not None:
                 claims.add(Span(position, end, PiiType.PHONE))
                 resume = end
 
     def _phone_end(self, text: str, match: re.Match[str], room: int) -> int | None:
         """End of the longest phone number starting at the candidate, or None.
 
-        Shorter prefixes are tried only where a space separates groups: a dash or dot inside one token
-        ("520-5191537-7003690") joins parts of one identifier, while a space may end a number.
+        Shorter prefixes are tried only where a space separates groups, and never past the space after a
+        dashed or dotted token: "520-5191537-7003690" is one identifier, "404-712-9999 745" two numbers.
         """
         start = match.start()
         number_end = match.start("ext") if match["ext"] else match.end()
         candidate = text[start:number_end]
-        ends = [match.end(), number_end] if match["ext"] else [match.end()]
+        if rx.FOUR_DIGIT_GROUPS.fullmatch(candidate):
+            return None
+        whole = rx.WHOLE_TOKEN.match(candidate)
+        if whole is not None and whole.end() < len(candidate):
+            number_end = start + whole.end()
+            candidate = text[start:number_end]
+            ends = [number_end]
+        else:
+            ends = [match.end(), number_end] if match["ext"] else [match.end()]
         ends += [start + i for i in range(len(candidate) - 1, 0, -1) if candidate[i] == " "]
+        before = None
         budget = _MAX_PHONE_TRIES
         for end in ends:
             raw = text[start:end]
-            digit_count = sum(map(text[start : min(end, number_end)].count, _DIGITS))
+            digit_count = len(rx.DIGIT.findall(text, start, min(end, number_end)))
             if end > room or digit_count > _MAX_PHONE_DIGITS:
                 continue
             if digit_count < _MIN_PHONE_DIGITS or budget == 0:
                 return None
-            if rx.DATE_SHAPE.fullmatch(raw) or _is_isbn(raw):
-                continue
-            if raw.isdigit() and not rx.PHONE_CONTEXT.search(text, max(0, start - _CONTEXT_WINDOW), start):
+            if (
+                rx.DATE_SHAPE.fullmatch(raw)
+                or rx.DECIMAL.fullmatch(raw)
+                or rx.ZIP_PLUS_4.fullmatch(raw)
+                or _is_isbn(raw)
+            ):
                 continue
             if "." in raw and rx.VERSION_CONTEXT.search(text, max(0, start - 12), start):
                 return None
+            if before is None:
+                before = text[max(0, start - _CONTEXT_WINDOW) : start]
+            if raw.isdigit() and not _phone_context(text, before, end) and _column_header(text, start, end) is None:
+                continue  # a bare digit run needs words that say "phone": no need to ask the numbering plans
             budget -= 1
-            if self._phones.is_phone(raw):
+            verdict = self._phones.verdict(raw)
+            if verdict is Verdict.INTERNATIONAL:
+                return end
+            if verdict is Verdict.INVALID and not self._phones.valid_anywhere(raw):
+                continue  # no number anywhere: no word around it can make it one
+            header = _column_header(text, start, end) if "\n" in text else None
+            if header is not None:  # a table cell: its column's header says what it holds
+                if rx.PHONE_HEADER.search(header):
+                    return end
+                continue
+            if verdict is Verdict.GROUPED and not rx.NOT_PHONE_CONTEXT.search(before):
+                return end
+            if _phone_context(text, before, end):
                 return end
         return None
+
+
+def _ssn_context(text: str, start: int, end: int) -> bool:
+    return bool(
+        rx.SSN_CONTEXT.search(text, max(0, start - _CONTEXT_WINDOW), start) or rx.SSN_CONTEXT_AFTER.match(text, end)
+    )
+
+
+def _continues_a_number(text: str, position: int, claims: Claims) -> bool:
+    """True when the candidate is the next group of a number written with spaces just before it."""
+    if position < 2 or text[position - 1] != " " or not text[position - 2].isdigit():
+        return False
+    if rx.OPENS_NUMBER.match(text, position) or not claims.is_free(position - 2, position - 1):
+        return False
+    return not rx.COMPLETE_NUMBER_BEFORE.search(text, max(0, position - 40), position - 1)
+
+
+def _phone_context(text: str, before: str, end: int) -> bool:
+    """Words that say "phone" just before or just after the number."""
+    return bool(rx.PHONE_CONTEXT.search(before) or rx.PHONE_CONTEXT_AFTER.match(text, end))
+
+
+def _column_header(text: str, start: int, end: int) -> str | None:
+    """The header of the column when the value fills a cell of a CSV row or a markdown table, else None."""
+    line_start = text.rfind("\n", 0, start) + 1
+    if line_start == 0:
+        return None
+    line_end = text.find("\n", end)
+    line = text[line_start : len(text) if line_end == -1 else line_end]
+    delimiter = next((d for d in ("|", "\t", ";", ",") if d in line), None)
+    if delimiter is None:
+        return None
+    cells = line.split(delimiter)
+    column = text.count(delimiter, line_start, start)
+    if column >= len(cells) or cells[column].strip() != text[start:end]:
+        return None
+    header = None
+    for above in reversed(text[:line_start].splitlines()):  # the table's first line is its header
+        if len(above.split(delimiter)) != len(cells):
+            break
+        header = above
+    return None if header is None else header.split(delimiter)[column]
 
 
 def _claim_ibans(text: str, claims: Claims) -> None:
@@ -120,7 +199,7 @@ def _claim_cards_ssns_ipv4s(text: str, starts: list[int], claims: Claims) -> Non
                 if match["sep"] == "-" and claims.is_free(*match.span()):
                     claims.reserve(*match.span())  # "000-12-3456" is a test fixture or a typo, not a phone
                 continue
-            if not match["sep"] and not rx.SSN_CONTEXT.search(text, max(0, position - _CONTEXT_WINDOW), position):
+            if not match["sep"] and not _ssn_context(text, position, match.end()):
                 continue
             span = Span(position, match.end(), PiiType.SSN)
         else:

@@ -14,7 +14,7 @@ from services.curator.core.spans import PiiType
 from services.curator.core.validators import IBAN_LENGTHS, iban_ok, luhn_ok
 
 # Regions whose numbers appear in national format too; the rest appear only in international format,
-# which is how a text from abroad writes them. Matches the detector's default phone regions.
+# which is how a text from abroad writes them. (The detector now knows every region; see core/phones.py.)
 NATIONAL_REGIONS = ("US", "GB", "DE", "FR", "NL", "IE", "CH", "AT", "AU", "IN")
 INTERNATIONAL_ONLY_REGIONS = ("ES", "IT", "BR", "JP", "MX", "PL", "SE", "SG", "ZA", "NG", "KR", "AR")
 IBAN_LOCALES = (

@@ -1,14 +1,18 @@
-"""Scrubbing throughput in one process: our detector against the seed's regexes, side by side.
+"""Scrubbing throughput in one process: ours, the seed's regexes, DataFog and Presidio, side by side.
 
-Run: uv run python -m tests.benchmarks.curator.bench_scrub [--records N] [--seed S] [--repeat R]
+Run: uv run --extra bench --extra pii python -m tests.benchmarks.curator.bench_scrub [--records N] [--repeat R]
 
-Not a timed test: numbers depend on the machine. The corpus is the labelled generator's output, so every
-record holds several PII values and look-alikes, far denser than real chat data. Three views:
-  all text     every message content (system prompts, questions, answers)
-  user turns   only the questions, where the PII and look-alikes sit: the worst case
+Not a timed test: numbers depend on the machine and its load, so every peer runs in the same process on the
+same texts, one after the other, and the table is read across a row. Time is the process's CPU time
+(`time.process_time`), so other work on a shared machine slows the figures less than wall time would. Corpora:
+  messages     every message content of the generated chat data (system prompts, questions, answers)
+  user turns   only its questions, where the PII and look-alikes sit
+  independent  the independent labelled set: a PII value or look-alike every ~40 bytes (the densest)
   JSONL lines  whole lines: decode, scrub messages[].content, encode (the seed's scrub_file loop for it)
-A warm-up on a different seed loads phonenumbers' metadata first; the timed detector starts with an empty
-cache, so repeated numbers from the warm-up cannot flatter it.
+A warm-up on other records loads phonenumbers' metadata first; each timed run builds a fresh detector, so
+the cache of a previous run cannot flatter it. DataFog runs with its Rust backend when `datafog-core` is
+installed (the `bench` extra); Presidio (the `pii` extra) only on the first `--presidio-kb` of each corpus,
+because it runs at a few tens of kB/s.
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ import statistics
 import time
 from collections.abc import Callable
 
+from services.curator import datafog_peer, presidio
 from services.curator.core.generator import generate_records
+from services.curator.core.independent import IndependentSet
 from services.curator.core.pii import PiiDetector
 from services.curator.core.scrub import RecordScrubber
 from services.curator.core.seed_baseline import seed_scrub_text
 
 WARM_UP_SEED = 99
+Work = Callable[[str], object]
 
 
 def seed_scrub_line(raw: bytes) -> bytes:
@@ -35,16 +42,41 @@ def seed_scrub_line(raw: bytes) -> bytes:
     return (json.dumps(example) + "\n").encode()
 
 
-def megabytes_per_second(make_work: Callable[[], Callable], items: list, size: int, repeat: int) -> float:
+def megabytes_per_second(make_work: Callable[[], Callable], items: list, repeat: int) -> float:
     """Median throughput; `make_work` builds a fresh scrubber per run so no run inherits a warm cache."""
+    size = sum(len(item) if isinstance(item, bytes) else len(item.encode()) for item in items)
     timings = []
     for _ in range(repeat):
         work = make_work()
-        started = time.perf_counter()
+        started = time.process_time()
         for item in items:
             work(item)
-        timings.append(time.perf_counter() - started)
+        timings.append(time.process_time() - started)
     return size / 1e6 / statistics.median(timings)
+
+
+def _head(texts: list[str], kilobytes: int) -> list[str]:
+    taken, size = [], 0
+    for text in texts:
+        if size >= kilobytes * 1000:
+            break
+        taken.append(text)
+        size += len(text.encode())
+    return taken
+
+
+def peers(presidio_kb: int) -> dict[str, tuple[Callable[[], Work], int | None]]:
+    """name -> (factory of a fresh scrub function, kB cap or None)."""
+    chosen: dict[str, tuple[Callable[[], Work], int | None]] = {
+        "ours": (lambda: PiiDetector().scrub, None),
+        "seed regexes": (lambda: seed_scrub_text, None),
+    }
+    if datafog_peer.unavailable_reason() is None:
+        chosen[f"datafog ({datafog_peer.backend()})"] = (lambda: datafog_peer.DataFogDetector().detect, None)
+    if presidio.unavailable_reason() is None:
+        analyzer = presidio.PresidioDetector(presidio.CORE_ENTITIES, score_threshold=0.0)
+        chosen["presidio"] = (lambda: analyzer.detect, presidio_kb)
+    return chosen
 
 
 def main() -> None:
@@ -52,33 +84,37 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--presidio-kb", type=int, default=100)
     args = parser.parse_args()
 
     warm_up = PiiDetector()
     for record in generate_records(1000, WARM_UP_SEED):
         for message in record["messages"]:
             warm_up.scrub(message["content"])
-            seed_scrub_text(message["content"])
 
     records = list(generate_records(args.records, args.seed))
-    views = {
-        "all text": [m["content"] for r in records for m in r["messages"]],
+    corpora = {
+        "messages": [m["content"] for r in records for m in r["messages"]],
         "user turns": [m["content"] for r in records for m in r["messages"] if m["role"] == "user"],
+        "independent": [m["content"] for r in IndependentSet(args.seed).records(args.records) for m in r["messages"]],
     }
-    lines = [json.dumps(r).encode() + b"\n" for r in records]
-    print(f"{args.records} generated records, seed {args.seed}, median of {args.repeat} runs, one process")
-    print(f"{'corpus':<12} {'MB':>7} {'ours MB/s':>10} {'seed MB/s':>10}")
-    for name, texts in views.items():
+    chosen = peers(args.presidio_kb)
+    print(f"{args.records} records per corpus, seed {args.seed}, median of {args.repeat} runs, one process; MB/s")
+    print(f"{'corpus':<12} {'MB':>6} " + " ".join(f"{name:>16}" for name in chosen))
+    for corpus, texts in corpora.items():
+        row = []
+        for make_work, cap in chosen.values():
+            sample = texts if cap is None else _head(texts, cap)
+            row.append(megabytes_per_second(make_work, sample, 1 if cap else args.repeat))
         size = sum(len(t.encode()) for t in texts)
-        ours = megabytes_per_second(lambda: PiiDetector().scrub, texts, size, args.repeat)
-        seed = megabytes_per_second(lambda: seed_scrub_text, texts, size, args.repeat)
-        print(f"{name:<12} {size / 1e6:>7.2f} {ours:>10.2f} {seed:>10.2f}")
-    size = sum(len(line) for line in lines)
+        print(f"{corpus:<12} {size / 1e6:>6.2f} " + " ".join(f"{value:>16.2f}" for value in row))
+    lines = [json.dumps(r).encode() + b"\n" for r in records]
     ours = megabytes_per_second(
-        lambda: RecordScrubber(PiiDetector().scrub, ["messages[].content"]).scrub_line, lines, size, args.repeat
+        lambda: RecordScrubber(PiiDetector().scrub, ["messages[].content"]).scrub_line, lines, args.repeat
     )
-    seed = megabytes_per_second(lambda: seed_scrub_line, lines, size, args.repeat)
-    print(f"{'JSONL lines':<12} {size / 1e6:>7.2f} {ours:>10.2f} {seed:>10.2f}")
+    seed = megabytes_per_second(lambda: seed_scrub_line, lines, args.repeat)
+    size = sum(len(line) for line in lines)
+    print(f"{'JSONL lines':<12} {size / 1e6:>6.2f} {ours:>16.2f} {seed:>16.2f}")
 
 
 if __name__ == "__main__":

@@ -36,10 +36,23 @@ def test_generate_scrub_audit_rebalance_pipeline_leaves_no_pii_and_the_target_mi
 
 
 def test_evaluate_prints_scores_for_ours_and_the_seed_when_asked_for_json():
-    result = invoke("evaluate", "--count", 200, "--json")
+    result = invoke("evaluate", "--set", "generated", "--count", 200, "--no-peers", "--json")
     scores = json.loads(result.output)
-    assert set(scores) >= {"ours", "seed regexes"}
+    assert set(scores) == {"ours", "seed regexes"}
     assert scores["ours"]["CARD"]["recall"] >= scores["seed regexes"]["CARD"]["recall"]
+
+
+def test_evaluate_reports_per_locale_and_lookalikes_when_scoring_the_independent_set():
+    result = invoke("evaluate", "--count", 300, "--no-peers", "--json")
+    ours = json.loads(result.output)["ours"]
+    assert len(ours["locales"]) >= 21 and "libphonenumber" in ours["locales"]
+    assert set(ours["lookalikes"]) >= {"part number", "order id", "isbn", "timestamp", "version", "price"}
+    assert ours["NAME"]["labelled"] > 0 and ours["NAME"]["recall"] == 0.0  # names are not ours to find
+
+
+def test_evaluate_refuses_an_unknown_set_with_usage_error():
+    result = invoke("evaluate", "--set", "mine")
+    assert result.exit_code == 2 and "--set" in result.output
 
 
 @pytest.mark.parametrize(

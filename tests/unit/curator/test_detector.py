@@ -144,3 +144,73 @@ def test_spans_sorted_and_disjoint_when_many_types_are_mixed(detector):
         PiiType.IP,
     ]
     assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
+
+
+class TestNumbersOutsideOurGenerator:
+    """The shapes an outside labelled set found: national numbers of any home region, numbers written back to
+    back, bare digits that only their context words identify, and part numbers that must survive."""
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Replacement part 51-2928-7387 is in stock.",
+            "Use 51-2928-7387 for the left hinge.",
+            "order 123456789 shipped",
+            "Invoice 4421-3345-12 paid",
+            "| part |\n|---|\n| 79652-83478 |",  # a valid Indian mobile in shape, but the column says part
+            "parcel 9400 4577 3658 9430 1852 83",
+            "GPS 48.856613,2.352222",
+            "build=2.8.17.2",
+            "zip 94105-1234",
+        ],
+    )
+    def test_number_kept_when_its_shape_or_words_say_it_is_no_pii(self, detector, text):
+        assert detector.detect(text) == []
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("Order #6899-851-9315 404-712-9999 call back", [("404-712-9999", PiiType.PHONE)]),
+            ("745 09 1351 (212) 332-4068", [("745 09 1351", PiiType.SSN), ("(212) 332-4068", PiiType.PHONE)]),
+            ("Ref ORD-2024-767139 020 7946 0958 thanks", [("020 7946 0958", PiiType.PHONE)]),
+            ("Call me at 1 (629) 370-3560 now", [("1 (629) 370-3560", PiiType.PHONE)]),
+        ],
+    )
+    def test_adjacent_numbers_segmented_without_joining_or_swallowing_when_written_back_to_back(
+        self, detector, text, expected
+    ):
+        assert [(text[s.start : s.end], s.kind) for s in detector.detect(text)] == expected
+
+    @pytest.mark.parametrize(
+        ("text", "value", "kind"),
+        [
+            ("4045551234 is the best number to reach me", "4045551234", PiiType.PHONE),
+            ("Chiamami al 3208206704.", "3208206704", PiiType.PHONE),
+            ("Erreichbar unter 0810765111.", "0810765111", PiiType.PHONE),
+            ("123456789 is the ID on file.", "123456789", PiiType.SSN),
+            ("ID on file: 078051120", "078051120", PiiType.SSN),
+            ("name,phone\nAda,0545454542", "0545454542", PiiType.PHONE),
+        ],
+    )
+    def test_bare_number_found_when_context_words_identify_it(self, detector, text, value, kind):
+        assert [(text[s.start : s.end], s.kind) for s in detector.detect(text)] == [(value, kind)]
+
+    @pytest.mark.parametrize("bare", ["4045551234 was shipped", "ref 123456789", "0545454542"])
+    def test_bare_number_kept_when_no_word_says_what_it_is(self, detector, bare):
+        assert detector.detect(bare) == []
+
+    @pytest.mark.parametrize(
+        "phone",
+        [
+            "02 1234 5678",  # Italy
+            "612 34 56 78",  # Spain
+            "91 234 56 78",  # Spain, Madrid's two-digit area code (a libphonenumber alternate format)
+            "98765 43210",  # India, mobile without the trunk 0
+            "020 123 4567",  # the Netherlands
+            "06 12345678",
+            "030 1234 5678",  # Germany: a long subscriber number split in two
+            "(+358) 9 123 4567",
+        ],
+    )
+    def test_national_number_found_without_context_when_a_home_region_writes_it_so(self, detector, phone):
+        assert scrubbed(detector, f"see {phone} today") == "see [PHONE] today"

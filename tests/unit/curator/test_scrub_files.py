@@ -63,7 +63,7 @@ def test_file_scrubbed_in_order_and_bad_lines_rejected_with_line_numbers_when_in
         "three [IP]",
     ]
     rejects = read(tmp_path / "out.jsonl.rejects.jsonl")
-    assert [(r["line"], r["raw"]) for r in rejects] == [(2, "not json"), (5, "[1]")]
+    assert [(r["line"], r["size_bytes"]) for r in rejects] == [(2, 8), (5, 3)]
     assert all(r["file"] == str(source) for r in rejects)
     assert (summary.lines, summary.records, summary.rejected, summary.blank) == (6, 3, 2, 1)
     assert summary.first_rejects[0].startswith(f"{source}:2: not valid JSON")
@@ -107,3 +107,12 @@ def test_worker_processes_give_the_same_output_when_input_is_split_in_chunks(tmp
         single.replaced,
     )
     assert read(tmp_path / "two.jsonl.rejects.jsonl")[0]["line"] == 201
+
+
+def test_rejects_file_holds_no_personal_data_when_a_malformed_line_carries_some(tmp_path):
+    source = write(tmp_path / "in.jsonl", ['{"messages": [{"content": "call 201-555-0123", jane@example.com'])
+    summary = scrub_paths(source, tmp_path / "out.jsonl", SETTINGS, build_scrubber)
+    stored = (tmp_path / "out.jsonl.rejects.jsonl").read_text()
+    assert summary.rejected == 1 and '"line":1' in stored
+    assert "201-555-0123" not in stored and "jane@example.com" not in stored
+    assert all("201-555" not in line and "jane@" not in line for line in summary.first_rejects)

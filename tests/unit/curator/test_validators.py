@@ -1,6 +1,6 @@
 import pytest
 
-from services.curator.core.phones import PhoneValidator
+from services.curator.core.phones import PhoneValidator, Verdict
 from services.curator.core.pii import DEFAULT_PHONE_REGIONS
 from services.curator.core.validators import card_ok, iban_ok, ipv4_ok, ipv6_ok, isbn_ok, luhn_ok, ssn_ok
 
@@ -201,7 +201,6 @@ class TestPhones:
     @pytest.mark.parametrize(
         "number",
         [
-            "612 34 56 78",  # Spanish number without +34: Spain is not a configured national region
             "123 456 7890",  # NANP area codes never start with 1
             "201 155 0123",  # nor do exchanges
             "20240115",  # a date: no trunk 0, not ten digits
@@ -209,7 +208,25 @@ class TestPhones:
         ],
     )
     def test_phone_rejected_when_no_region_plan_accepts_it(self, number):
-        assert not self.validator.is_phone(number)
+        assert not PhoneValidator(["US", "GB"]).is_phone(number)
+
+    @pytest.mark.parametrize(
+        ("number", "verdict"),
+        [
+            ("612 34 56 78", Verdict.GROUPED),  # Spain, national format
+            ("02 1234 5678", Verdict.GROUPED),  # Italy keeps its leading zero
+            ("98765 43210", Verdict.GROUPED),  # an Indian mobile, written without the trunk 0
+            ("020 7946 0958", Verdict.GROUPED),
+            ("51-2928-7387", Verdict.VALID),  # valid in Brazil, grouped like a part number: needs a phone word
+            ("20 7946 0958", Verdict.VALID),  # UK without its trunk 0: needs a phone word
+            ("2079460958", Verdict.VALID),  # no separators at all: needs a phone word
+            ("+39 02 1234 5678", Verdict.INTERNATIONAL),
+            ("(+358) 9 123 4567", Verdict.INTERNATIONAL),
+            ("0000 0000", Verdict.INVALID),
+        ],
+    )
+    def test_verdict_depends_on_region_and_grouping_when_numbers_are_national(self, number, verdict):
+        assert self.validator.verdict(number) is verdict
 
     def test_unknown_region_raises_when_configured(self):
         with pytest.raises(ValueError, match="XX"):
