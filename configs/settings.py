@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import msgspec
 import yaml
@@ -25,6 +25,35 @@ SettingsT = TypeVar("SettingsT", bound=msgspec.Struct)
 
 class ConfigError(ValueError):
     """A configuration value is missing or wrong; the message names the file and the key."""
+
+
+class Secret:
+    """A password or key from the configuration: its repr and str never show it; ``reveal()`` hands it to a client."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _decode_custom(kind: type, value: Any) -> Any:
+    if kind is Secret and isinstance(value, str):
+        return Secret(value)
+    raise NotImplementedError
 
 
 def config_file(environ: Mapping[str, str] | None = None) -> Path:
@@ -46,7 +75,7 @@ def load_section(
     values.update(_environment_overrides(section, settings_type, environ))
     values.update({key: value for key, value in (overrides or {}).items() if value is not None})
     try:
-        return msgspec.convert(values, settings_type, strict=False)
+        return msgspec.convert(values, settings_type, strict=False, dec_hook=_decode_custom)
     except msgspec.ValidationError as error:
         # msgspec says "... - at `$.port`"; name the key as a user writes it.
         message = str(error).replace("`$.", f"`{section}.").replace("`$`", f"`{section}`")
@@ -70,7 +99,9 @@ def _environment_overrides(section: str, settings_type: type, environ: Mapping[s
     for field in msgspec.structs.fields(settings_type):
         variable = f"GENESIS_{section}_{field.name}".upper()
         if variable in environ:
-            overrides[field.name] = _parse_env_value(environ[variable])
+            # A secret is taken as typed: "0123" or "true" must not turn into a number or a bool.
+            is_secret = field.type is Secret or Secret in get_args(field.type)
+            overrides[field.name] = environ[variable] if is_secret else _parse_env_value(environ[variable])
     if "bootstrap_servers" in {f.name for f in msgspec.structs.fields(settings_type)}:
         if environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             overrides["bootstrap_servers"] = environ["KAFKA_BOOTSTRAP_SERVERS"]

@@ -15,6 +15,13 @@ class RuntimeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # A service whose heartbeat is older than this is reported unhealthy.
     unhealthy_after_s: float = 10.0
     ready_timeout_s: float = 90.0
+    # genesis up restarts a service that exits after restart_backoff_base_s, doubling with each quick exit in a row
+    # (one within restart_stable_after_s of its start) up to restart_backoff_max_s, and gives up after
+    # restart_give_up_after quick exits in a row.
+    restart_backoff_base_s: float = 0.5
+    restart_backoff_max_s: float = 30.0
+    restart_give_up_after: int = 5
+    restart_stable_after_s: float = 30.0
 
     @property
     def run_dir(self) -> Path:
