@@ -101,3 +101,70 @@ def _print_tables(results: list[ModeResult], *, plans: int, scale: float, seed: 
                 f"{result.speedup:.2f}x",
             )
         console.print(table)
+
+
+@app.command("load")
+def load(
+    executors: str = typer.Option("1,2,4", help="Executor counts, comma-separated."),
+    in_flight: str = typer.Option("400,4000,10000", "--in-flight", help="Tasks in flight, comma-separated."),
+    minimum_runs: int = typer.Option(300, help="Runs per level at least (3x what is in flight, if more)."),
+    plot: Path = typer.Option(Path("docs/benchmarks/load_throughput.png"), help="Where the throughput plot goes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    """Zero-latency tools through the whole system: tasks/s, run latency, per-hop overhead, planner CPU, RSS."""
+    import tempfile
+
+    from deploy.local_kafka import LocalKafka, load_local_kafka_settings
+    from services.bench.load import collect, plot_throughput
+    from streams.connection import bootstrap_servers, uses_local_broker
+    from streams.settings import load_kafka_settings
+
+    try:
+        counts = [int(value) for value in executors.split(",")]
+        levels = [int(value) for value in in_flight.split(",")]
+    except ValueError:
+        fail("--executors and --in-flight take comma-separated whole numbers", code=2, hint="e.g. --in-flight 400,4000")
+    if not plot.parent.is_dir():
+        fail(f"--plot {plot}: folder {plot.parent} does not exist", code=2, hint="create it first")
+    kafka, local = load_kafka_settings(), load_local_kafka_settings()
+    started_kafka = uses_local_broker(kafka) and not LocalKafka(local).status().running
+    if started_kafka:
+        with console.status("starting Kafka"):
+            LocalKafka(local).up()
+    try:
+        with tempfile.TemporaryDirectory(prefix="genesis-bench-load-") as folder, console.status("") as status:
+            results = collect(
+                str(bootstrap_servers(kafka, local)),
+                lambda count: Path(folder) / f"executors-{count}",
+                executor_counts=counts,
+                levels=levels,
+                minimum_runs=minimum_runs,
+                on_phase=status.update,
+            )
+    finally:
+        if started_kafka:
+            LocalKafka(local).down()
+    picture = plot_throughput(results, plot)
+    if as_json:
+        print(json.dumps({"results": msgspec.to_builtins(results), "plot": str(picture)}, indent=2))
+        return
+    table = Table(title="zero-latency tools, fan-out of 10 + join per run, broker and warehouse on this machine")
+    for column in (
+        "executors", "in flight", "tasks/s", "runs/s", "run p50/p99 s", "dispatch hop p50/p99 ms",
+        "start hop p50/p99 ms", "planner CPU ms/task", "peak RSS MiB",
+    ):  # fmt: skip
+        table.add_column(column, overflow="fold")
+    for r in results:
+        table.add_row(
+            str(r.executors),
+            str(r.tasks_in_flight),
+            f"{r.tasks_per_s:.0f}",
+            f"{r.runs_per_s:.1f}",
+            f"{r.run_latency_p50_s:.2f}/{r.run_latency_p99_s:.2f}",
+            f"{r.dispatch_hop_p50_ms:.1f}/{r.dispatch_hop_p99_ms:.1f}",
+            f"{r.start_hop_p50_ms:.1f}/{r.start_hop_p99_ms:.1f}",
+            f"{r.planner_cpu_ms_per_task:.2f}",
+            ", ".join(f"{name} {mib:.0f}" for name, mib in r.peak_rss_mib.items()),
+        )
+    console.print(table)
+    console.print(f"throughput plot: {picture}", soft_wrap=True)

@@ -1,0 +1,209 @@
+"""`genesis bench load`: zero-latency tools, K executors, N tasks in flight; what the runtime itself costs.
+
+Each run is a fan-out of 10 calculator tasks and a join (11 tasks); a closed loop keeps ``in_flight / 11`` runs
+going until ``runs`` have finished. Figures come from the system's own events, read back read_committed after
+the load: a hop is a dependency's TaskFinished -> the dependent's TaskReady (the planner's dispatch), then
+TaskReady -> TaskStarted (the executor's pick-up, queueing included). CPU and memory come from /proc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import msgspec
+
+from schemas import RunFinished, TaskFinished, TaskReady, TaskStarted, decode_event
+from services.bench.stack import IsolatedStack, cpu_seconds, rss_mib
+from streams.catalogue import TASKS_FINISHED, TASKS_READY
+from streams.connection import client_options
+
+FAN_OUT = 10
+TASKS_PER_RUN = FAN_OUT + 1
+JOIN = str(TASKS_PER_RUN)
+RUN_PLAN = "\n".join(
+    [f'Task {n}: calculator(expression="{n} * 2") | Dependencies: none' for n in range(1, FAN_OUT + 1)]
+    + [
+        f'Task {JOIN}: calculator(expression="{" + ".join(f"${n}" for n in range(1, FAN_OUT + 1))}") '
+        f"| Dependencies: {', '.join(f'Task {n}' for n in range(1, FAN_OUT + 1))}"
+    ]
+)
+
+
+class LoadResult(msgspec.Struct, frozen=True):
+    executors: int
+    tasks_in_flight: int
+    runs: int
+    tasks_per_s: float
+    runs_per_s: float
+    run_latency_p50_s: float
+    run_latency_p99_s: float
+    dispatch_hop_p50_ms: float  # dependency's result published -> dependent dispatched
+    dispatch_hop_p99_ms: float
+    start_hop_p50_ms: float  # dependent dispatched -> an executor started it
+    start_hop_p99_ms: float
+    planner_cpu_ms_per_task: float
+    peak_rss_mib: dict[str, float]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def closed_loop(stack: IsolatedStack, *, runs: int, in_flight_runs: int) -> tuple[float, list[float], set[str]]:
+    """Keep ``in_flight_runs`` going until ``runs`` finished; the wall time, each run's latency, the run ids."""
+    from services.client import GenesisClient
+    from streams.settings import KafkaSettings
+
+    latencies: list[float] = []
+    run_ids: set[str] = set()
+    async with GenesisClient(stack.bootstrap, stack.catalogue, KafkaSettings()) as client:
+        slots = asyncio.Semaphore(in_flight_runs)
+
+        async def one() -> None:
+            try:
+                started = time.perf_counter()
+                run_id = await client.submit(plan_text=RUN_PLAN, strategy="parallel")
+                run_ids.add(run_id)
+                outcome = await client.wait(run_id, timeout_s=600)
+                if not isinstance(outcome, RunFinished) or outcome.status != "succeeded":
+                    raise RuntimeError(f"a load run did not succeed: {outcome}")
+                latencies.append(time.perf_counter() - started)
+            finally:
+                slots.release()
+
+        begun = time.perf_counter()
+        tasks = []
+        for _ in range(runs):
+            await slots.acquire()
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+        return time.perf_counter() - begun, latencies, run_ids
+
+
+async def hops(stack: IsolatedStack, run_ids: set[str]) -> tuple[list[float], list[float]]:
+    """Dispatch and start hops of the joins of these runs, in milliseconds, from the events on the topics."""
+    from aiokafka import AIOKafkaConsumer
+
+    finished: dict[str, datetime] = {}  # run -> the last of its fan-out's results
+    ready: dict[str, datetime] = {}
+    started: dict[str, datetime] = {}
+    consumer = AIOKafkaConsumer(
+        stack.catalogue.name(TASKS_READY),
+        stack.catalogue.name(TASKS_FINISHED),
+        **client_options(stack.bootstrap),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        idle = 0
+        while idle < 3:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=20_000)
+            idle = 0 if batches else idle + 1
+            for record in (record for records in batches.values() for record in records):
+                event = decode_event(record.value or b"")
+                if getattr(event, "run_id", None) not in run_ids:
+                    continue
+                if isinstance(event, TaskFinished) and event.task_id != JOIN and event.status == "ok":
+                    finished[event.run_id] = max(finished.get(event.run_id, event.occurred_at), event.occurred_at)
+                elif isinstance(event, TaskReady) and event.task_id == JOIN:
+                    ready.setdefault(event.run_id, event.occurred_at)
+                elif isinstance(event, TaskStarted) and event.task_id == JOIN:
+                    started.setdefault(event.run_id, event.occurred_at)
+    finally:
+        await consumer.stop()
+    dispatch = [1000 * (ready[run] - finished[run]).total_seconds() for run in ready if run in finished]
+    start = [1000 * (started[run] - ready[run]).total_seconds() for run in started if run in ready]
+    return dispatch, start
+
+
+def measure(
+    stack: IsolatedStack, *, executors: int, tasks_in_flight: int, runs: int, on_phase: Callable[[str], None]
+) -> LoadResult:
+    on_phase(f"{executors} executors, {tasks_in_flight} tasks in flight: warming up")
+    asyncio.run(closed_loop(stack, runs=20, in_flight_runs=10))  # connections, metadata and caches warm
+    planner = stack.pid("planner")
+    cpu_before = cpu_seconds(planner)
+    on_phase(f"{executors} executors, {tasks_in_flight} tasks in flight: {runs} runs")
+    wall, latencies, run_ids = asyncio.run(
+        closed_loop(stack, runs=runs, in_flight_runs=max(1, tasks_in_flight // TASKS_PER_RUN))
+    )
+    cpu = cpu_seconds(planner) - cpu_before
+    on_phase(f"{executors} executors, {tasks_in_flight} tasks in flight: reading the events back")
+    dispatch, start = asyncio.run(hops(stack, run_ids))
+    return LoadResult(
+        executors=executors,
+        tasks_in_flight=tasks_in_flight,
+        runs=runs,
+        tasks_per_s=runs * TASKS_PER_RUN / wall,
+        runs_per_s=runs / wall,
+        run_latency_p50_s=statistics.median(latencies),
+        run_latency_p99_s=percentile(latencies, 0.99),
+        dispatch_hop_p50_ms=percentile(dispatch, 0.5),
+        dispatch_hop_p99_ms=percentile(dispatch, 0.99),
+        start_hop_p50_ms=percentile(start, 0.5),
+        start_hop_p99_ms=percentile(start, 0.99),
+        planner_cpu_ms_per_task=1000 * cpu / (runs * TASKS_PER_RUN),
+        peak_rss_mib={name: round(rss_mib(stack.pid(name), "VmHWM"), 1) for name in stack.service_names()},
+    )
+
+
+def runs_for(tasks_in_flight: int, minimum_runs: int) -> int:
+    """Enough runs that the loop spends most of its time at the level asked for: three times what is in flight."""
+    return max(minimum_runs, 3 * max(1, tasks_in_flight // TASKS_PER_RUN))
+
+
+def collect(
+    bootstrap: str,
+    folder_for: Callable[[int], Path],
+    *,
+    executor_counts: list[int],
+    levels: list[int],
+    minimum_runs: int,
+    on_phase: Callable[[str], None],
+) -> list[LoadResult]:
+    results = []
+    for executors in executor_counts:
+        stack = IsolatedStack(bootstrap, folder_for(executors))
+        on_phase(f"starting the planner, {executors} executors and the warehouse")
+        stack.up(executors)
+        try:
+            for level in levels:
+                runs = runs_for(level, minimum_runs)
+                results.append(measure(stack, executors=executors, tasks_in_flight=level, runs=runs, on_phase=on_phase))
+        finally:
+            stack.down()
+    return results
+
+
+def plot_throughput(results: list[LoadResult], path: Path) -> Path:
+    """Tasks per second against tasks in flight, one line per executor count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6.5, 4.2))
+    for executors in sorted({result.executors for result in results}):
+        mine = sorted((r for r in results if r.executors == executors), key=lambda r: r.tasks_in_flight)
+        axis.plot([r.tasks_in_flight for r in mine], [r.tasks_per_s for r in mine], marker="o", label=f"{executors}")
+    axis.set_xscale("log")
+    axis.set_xlabel("tasks in flight")
+    axis.set_ylabel("tasks/s (zero-latency tools)")
+    axis.set_ylim(bottom=0)
+    axis.legend(title="executors", fontsize=8)
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
