@@ -29,6 +29,8 @@ class Claims:
 
     def room_at(self, start: int) -> int | None:
         """The end limit for a new span starting at `start`, or None when `start` is already taken."""
+        if not self._taken:  # the common case: nothing found yet in this string
+            return UNBOUNDED
         index = bisect_right(self._taken, (start, UNBOUNDED))
         if index and self._taken[index - 1][1] > start:
             return None

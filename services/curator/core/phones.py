@@ -89,80 +89,140 @@ class _Plan:
         self.valid = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
         self.mobile = re.compile(metadata.mobile.national_number_pattern) if metadata.mobile else None
         alternates = phonenumbermatcher._ALT_NUMBER_FORMATS.get(self.country_code, ())
-        self.formats = tuple(
-            (re.compile(f.leading_digits_pattern[-1]) if f.leading_digits_pattern else None, re.compile(f.pattern))
+        formats = [
+            (
+                _width(f.pattern),
+                re.compile(f.leading_digits_pattern[-1]) if f.leading_digits_pattern else None,
+                re.compile(f.pattern),
+            )
             for f in (*metadata.number_format, *alternates)
-        )
+        ]
+        # Per possible length of the national number, only the formats whose pattern can match that many digits.
+        self.formats = {
+            length: tuple((leading, pattern) for (low, high), leading, pattern in formats if low <= length <= high)
+            for length in self.lengths
+        }
 
-    def is_valid(self, national: str) -> bool:
-        return self.valid is not None and self.valid.fullmatch(national) is not None
-
-    def group_ends(self, national: str) -> Iterator[frozenset[int]]:
+    def group_ends(self, national: str) -> Iterator[set[int]]:
         """Where groups may end when this number is written: for each of the region's formats (and alternate
         formats) of this length, its group ends, plus any position inside a group of six digits or more.
 
         Only formats whose leading digits fit count (any 2-4-4 grouping is a Mexican format, so "51-2928-7387"
         would pass); people split long subscriber numbers ("030 1234 5678" for the library's "030 12345678").
         """
-        for leading, pattern in self.formats:
+        for leading, pattern in self.formats.get(len(national), ()):
             if leading is not None and not leading.match(national):
                 continue
             if (match := pattern.fullmatch(national)) is not None:
                 ends = set()
-                for i in range(1, (match.lastindex or 0) + 1):
-                    start, end = match.span(i)
+                length = len(national)
+                for start, end in match.regs[1 : (match.lastindex or 0) + 1]:
                     if end - start >= _LONG_GROUP:
                         ends.update(range(start + 2, end - 1))
-                    if end < len(national):
+                    if end < length:
                         ends.add(end)
-                yield frozenset(ends)
+                yield ends
+
+
+class _PlanList:
+    """Plans tried together: one combined regex answers "valid in any of them?" in a single match, so a
+    candidate that is no number anywhere (most look-alikes) costs one regex call, not one per region."""
+
+    __slots__ = ("_combined", "plans")
+
+    def __init__(self) -> None:
+        self.plans: list[_Plan] = []
+        self._combined: re.Pattern[str] | None = None
+
+    def _first_valid(self, national: str) -> int | None:
+        """Index of the first plan where `national` is valid, or None."""
+        if not self.plans:
+            return None
+        if (combined := self._combined) is None:  # compiled on first use: up to a second for a long list
+            combined = re.compile("|".join(f"(?P<p{i}>{plan.valid.pattern})" for i, plan in enumerate(self.plans)))
+            self._combined = combined
+        match = combined.fullmatch(national)
+        return None if match is None else int(match.lastgroup[1:])
+
+    def any_valid(self, national: str) -> bool:
+        return self._first_valid(national) is not None
+
+    def valid_in(self, national: str) -> Iterator[_Plan]:
+        """Each plan where `national` is valid, in order; plans before the first valid one cost nothing."""
+        if (first := self._first_valid(national)) is None:
+            return
+        plans = self.plans
+        yield plans[first]
+        for plan in plans[first + 1 :]:
+            if plan.valid.fullmatch(national):
+                yield plan
+
+
+_NO_PLANS = _PlanList()
 
 
 class _Plans:
-    """Numbering plans indexed by the length of their national numbers and by country code.
+    """Numbering plans indexed by the length of their national numbers, by trunk prefix and by country code.
 
-    Per length, one combined regex answers "valid in any of these regions?" in a single match, so a
-    candidate that is no number anywhere (most look-alikes) costs one regex call, not one per region.
+    Besides all plans of a length, two narrower lists serve the grouping test, which rejects most plans
+    before any regex runs: plans whose numbers are national without a written trunk prefix (no prefix,
+    North America, mobiles in `_MOBILES_WITHOUT_TRUNK`), and per trunk prefix the plans that use it. Each
+    list answers "valid in any of these?" with one combined match (see `_PlanList`).
     """
 
     def __init__(self, regions: Sequence[str]) -> None:
-        self._by_length: dict[int, list[_Plan]] = {}
-        self.by_country: dict[int, list[_Plan]] = {}
+        self._by_length: dict[int, _PlanList] = {}
+        self._without_trunk: dict[int, _PlanList] = {}
+        self._with_trunk: dict[tuple[int, str], _PlanList] = {}
+        self._by_country: dict[int, _PlanList] = {}
+        self._by_country_trunk: dict[tuple[int, str], _PlanList] = {}
         for region in regions:
             plan = _plan(region)
             if plan.valid is None:
                 continue
             for length in plan.lengths:
-                self._by_length.setdefault(length, []).append(plan)
-            self.by_country.setdefault(plan.country_code, []).append(plan)
-        self._any: dict[int, re.Pattern[str]] = {}
+                self._by_length.setdefault(length, _PlanList()).plans.append(plan)
+                if not plan.prefix or plan.country_code == 1 or plan.region in _MOBILES_WITHOUT_TRUNK:
+                    self._without_trunk.setdefault(length, _PlanList()).plans.append(plan)
+                if plan.prefix:
+                    self._with_trunk.setdefault((length, plan.prefix), _PlanList()).plans.append(plan)
+            self._by_country.setdefault(plan.country_code, _PlanList()).plans.append(plan)
+            if plan.prefix:
+                self._by_country_trunk.setdefault((plan.country_code, plan.prefix), _PlanList()).plans.append(plan)
 
-    def _first_valid(self, digits: str, start: int) -> int | None:
-        """Index (in the plans of that length) of the first plan where `digits[start:]` is valid, or None."""
-        length = len(digits) - start
-        if length not in self._by_length:
-            return None
-        if (combined := self._any.get(length)) is None:  # compiled on first use: up to a second per length
-            plans = self._by_length[length]
-            combined = re.compile("|".join(f"(?P<p{i}>{plan.valid.pattern})" for i, plan in enumerate(plans)))
-            self._any[length] = combined
-        match = combined.fullmatch(digits, start)
-        return None if match is None else int(match.lastgroup[1:])
+    def of_length(self, length: int) -> _PlanList:
+        return self._by_length.get(length, _NO_PLANS)
 
-    def fitting(self, digits: str) -> Iterator[tuple[_Plan, str, bool]]:
-        """(plan, national number, written with the trunk prefix) for each plan where the number is valid."""
-        length = len(digits)
-        if (first := self._first_valid(digits, 0)) is not None:
-            plans = self._by_length[length]
-            yield plans[first], digits, False
-            for plan in plans[first + 1 :]:
-                if plan.valid.fullmatch(digits):
-                    yield plan, digits, False
-        if digits[:1] in _TRUNK_PREFIXES and (first := self._first_valid(digits, 1)) is not None:
-            national = digits[1:]
-            for plan in self._by_length[length - 1][first:]:
-                if plan.prefix == digits[0] and plan.valid.fullmatch(national):
-                    yield plan, national, True
+    def national_without_trunk(self, length: int) -> _PlanList:
+        return self._without_trunk.get(length, _NO_PLANS)
+
+    def with_trunk(self, digits: str) -> _PlanList:
+        """Plans whose trunk prefix is the number's first digit, for the number after that digit."""
+        if digits[:1] not in _TRUNK_PREFIXES:
+            return _NO_PLANS
+        return self._with_trunk.get((len(digits) - 1, digits[0]), _NO_PLANS)
+
+    def valid_after_country_code(self, country_code: int, national: str) -> bool:
+        """Valid in a region of that country code, as written or after a trunk prefix that region uses."""
+        if country_code not in self._by_country:
+            return False
+        trunk = self._by_country_trunk.get((country_code, national[:1]), _NO_PLANS)
+        return self._by_country[country_code].any_valid(national) or trunk.any_valid(national[1:])
+
+    def any_fits(self, digits: str) -> bool:
+        """Valid in some plan, as written or after a trunk prefix that plan uses."""
+        return self.of_length(len(digits)).any_valid(digits) or self.with_trunk(digits).any_valid(digits[1:])
+
+
+def _width(pattern: str) -> tuple[int, int]:
+    """Shortest and longest string a format pattern matches, so formats of other lengths are skipped unmatched.
+
+    Uses the parser behind `re` (stable since Python 3.11); without it every format is tried.
+    """
+    try:
+        return re._parser.parse(pattern).getwidth()
+    except (AttributeError, re.error):  # pragma: no cover - another interpreter's `re`
+        return 0, 1 << 30
 
 
 @cache
@@ -200,27 +260,32 @@ class PhoneValidator:
             # "00" is the international call prefix everywhere outside North America.
             return Verdict.INTERNATIONAL
         groups = _GROUPS.findall(number)
-        best = Verdict.INVALID
         if _fictional_nanp(digits[1:] if len(digits) == 11 and digits[0] == "1" else digits):
             return Verdict.GROUPED if len(groups) > 1 else Verdict.VALID
-        for plan, national, with_prefix in self._home.fitting(digits):
-            best = Verdict.VALID
-            if len(groups) > 1 and _written_as_national(number, groups, plan, national, with_prefix):
-                return Verdict.GROUPED
-        return best
+        if len(groups) > 1:
+            # Only plans that can pass the grouping test are tried; the rest could make the number VALID at
+            # best, which `any_fits` answers in one combined match.
+            home = self._home
+            plain = home.of_length(len(digits)) if number.startswith("(") else home.national_without_trunk(len(digits))
+            for plan in plain.valid_in(digits):
+                if _written_as_national(number, groups, plan, digits, False):
+                    return Verdict.GROUPED
+            for plan in home.with_trunk(digits).valid_in(digits[1:]):
+                if _written_as_national(number, groups, plan, digits[1:], True):
+                    return Verdict.GROUPED
+        return Verdict.VALID if self._home.any_fits(digits) else Verdict.INVALID
 
     def _international(self, digits: str) -> bool:
         """Digits after "+": a country code, then a valid national number of one of its regions."""
+        everywhere = self._everywhere
         for size in (1, 2, 3):
-            for plan in self._everywhere.by_country.get(int(digits[:size] or 0), ()):
-                national = digits[size:]
-                if plan.is_valid(national) or (national[:1] == plan.prefix and plan.is_valid(national[1:])):
-                    return True
+            if everywhere.valid_after_country_code(int(digits[:size] or 0), digits[size:]):
+                return True
         return False
 
     def _valid_anywhere(self, candidate: str) -> bool:
         digits = _NON_DIGITS.sub("", _EXTENSION.sub("", candidate))
-        return next(self._everywhere.fitting(digits), None) is not None
+        return self._everywhere.any_fits(digits)
 
 
 def _written_as_national(number: str, groups: list[str], plan: _Plan, national: str, with_prefix: bool) -> bool:

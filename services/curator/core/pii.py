@@ -46,7 +46,7 @@ class PiiDetector:
             _claim_ibans(text, claims)
             starts = [m.start() for m in rx.NUMBER_START.finditer(text)]
             _claim_cards_ssns_ipv4s(text, starts, claims)
-        if colons >= 2:
+        if colons >= 2 and ("::" in text or rx.IPV6_FULL_HINT.search(text)):
             _claim_ipv6s(text, claims)
         if starts:
             self._claim_phones(text, starts, claims)
@@ -80,7 +80,10 @@ class PiiDetector:
         start = match.start()
         number_end = match.start("ext") if match["ext"] else match.end()
         candidate = text[start:number_end]
-        if rx.FOUR_DIGIT_GROUPS.fullmatch(candidate):
+        # NOT_A_PHONE already refused the whole match (four-digit groups, dates, decimals, ZIP+4): only what
+        # differs from it is checked again.
+        checked = match.end()
+        if number_end != checked and rx.FOUR_DIGIT_GROUPS.fullmatch(candidate):
             return None
         whole = rx.WHOLE_TOKEN.match(candidate)
         if whole is not None and whole.end() < len(candidate):
@@ -89,8 +92,12 @@ class PiiDetector:
             ends = [number_end]
         else:
             ends = [match.end(), number_end] if match["ext"] else [match.end()]
-        ends += [start + i for i in range(len(candidate) - 1, 0, -1) if candidate[i] == " "]
-        before = None
+        space = candidate.rfind(" ", 1)
+        while space > 0:
+            ends.append(start + space)
+            space = candidate.rfind(" ", 1, space)
+        before: str | None = None
+        said_before: bool | None = None
         budget = _MAX_PHONE_TRIES
         for end in ends:
             raw = text[start:end]
@@ -99,33 +106,37 @@ class PiiDetector:
                 continue
             if digit_count < _MIN_PHONE_DIGITS or budget == 0:
                 return None
-            if (
-                rx.DATE_SHAPE.fullmatch(raw)
-                or rx.DECIMAL.fullmatch(raw)
-                or rx.ZIP_PLUS_4.fullmatch(raw)
-                or _is_isbn(raw)
-            ):
+            if (end != checked and rx.NOT_A_PHONE_PREFIX.fullmatch(raw)) or _is_isbn(raw):
                 continue
             if "." in raw and rx.VERSION_CONTEXT.search(text, max(0, start - 12), start):
                 return None
             if before is None:
                 before = text[max(0, start - _CONTEXT_WINDOW) : start]
-            if raw.isdigit() and not _phone_context(text, before, end) and _column_header(text, start, end) is None:
-                continue  # a bare digit run needs words that say "phone": no need to ask the numbering plans
+            header = _column_header(text, start, end) if "\n" in text else None
+            if raw.isdigit() and header is None and not _said_after(text, end):
+                # The words before are the same for every prefix: searched once, and only when needed (the
+                # search costs more than the rest of the candidate's checks).
+                if said_before is None:
+                    said_before = rx.PHONE_CONTEXT.search(before) is not None
+                if not said_before:
+                    continue  # a bare digit run needs words that say "phone": no need to ask the numbering plans
             budget -= 1
             verdict = self._phones.verdict(raw)
             if verdict is Verdict.INTERNATIONAL:
                 return end
             if verdict is Verdict.INVALID and not self._phones.valid_anywhere(raw):
                 continue  # no number anywhere: no word around it can make it one
-            header = _column_header(text, start, end) if "\n" in text else None
             if header is not None:  # a table cell: its column's header says what it holds
                 if rx.PHONE_HEADER.search(header):
                     return end
                 continue
             if verdict is Verdict.GROUPED and not rx.NOT_PHONE_CONTEXT.search(before):
                 return end
-            if _phone_context(text, before, end):
+            if _said_after(text, end):
+                return end
+            if said_before is None:
+                said_before = rx.PHONE_CONTEXT.search(before) is not None
+            if said_before:
                 return end
         return None
 
@@ -145,9 +156,9 @@ def _continues_a_number(text: str, position: int, claims: Claims) -> bool:
     return not rx.COMPLETE_NUMBER_BEFORE.search(text, max(0, position - 40), position - 1)
 
 
-def _phone_context(text: str, before: str, end: int) -> bool:
-    """Words that say "phone" just before or just after the number."""
-    return bool(rx.PHONE_CONTEXT.search(before) or rx.PHONE_CONTEXT_AFTER.match(text, end))
+def _said_after(text: str, end: int) -> bool:
+    """Words that say "phone" just after the number ("... (mobile)", "... is my cell")."""
+    return rx.PHONE_CONTEXT_AFTER.match(text, end) is not None
 
 
 def _column_header(text: str, start: int, end: int) -> str | None:
@@ -191,7 +202,7 @@ def _claim_cards_ssns_ipv4s(text: str, starts: list[int], claims: Claims) -> Non
             continue
         kind = match.lastgroup
         if kind == "card":
-            if _continues_uniform_run(text, match, claims) or (end := _longest_valid_card(match)) is None:
+            if (end := _longest_valid_card(match)) is None or _continues_uniform_run(text, match, claims):
                 continue
             span = Span(position, end, PiiType.CARD)
         elif kind == "ssn":
@@ -250,6 +261,8 @@ def _is_isbn(raw: str) -> bool:
 
     ISBN-10 has four parts and ISBN-13 five starting 978 or 979, each ending in a one-character check.
     """
+    if raw.count("-") < 3:
+        return False
     parts = raw.split("-")
     if len(parts) not in (4, 5) or len(parts[-1]) != 1:
         return False
@@ -261,10 +274,10 @@ def _is_isbn(raw: str) -> bool:
 def _iban_end(match: re.Match[str]) -> int | None:
     """End of the IBAN inside the candidate: exactly the country's length, so a following group is left out."""
     compact = match.group().replace(" ", "")
-    for length in range(len(compact), 14, -1):
-        if iban_ok(compact[:length]):
-            return _end_after_chars(match, length)
-    return None
+    length = IBAN_LENGTHS.get(compact[:2])  # only the country's own length can pass the check
+    if length is None or len(compact) < length or not iban_ok(compact[:length]):
+        return None
+    return _end_after_chars(match, length)
 
 
 def _iban_shape_end(match: re.Match[str]) -> int | None:

@@ -138,13 +138,27 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _card_prefixes() -> dict[int, frozenset[str]]:
+    """Per card length, every issuing prefix the ranges cover, written out (a few thousand strings), so a
+    candidate's network is found with four set look-ups instead of a walk over the ranges."""
+    prefixes: dict[int, set[str]] = {}
+    for low, high, lengths in _CARD_RANGES:
+        width = len(low)
+        for value in range(int(low), int(high) + 1):
+            for length in lengths:
+                prefixes.setdefault(length, set()).add(str(value).zfill(width))
+    return {length: frozenset(values) for length, values in prefixes.items()}
+
+
+_CARD_PREFIXES = _card_prefixes()
+
+
 def card_network_accepts(digits: str) -> bool:
     """True when a known card network issues numbers with this prefix and length."""
-    length = len(digits)
-    for low, high, lengths in _CARD_RANGES:
-        if length in lengths and low <= digits[: len(low)] <= high:
-            return True
-    return False
+    prefixes = _CARD_PREFIXES.get(len(digits))
+    return prefixes is not None and (
+        digits[:1] in prefixes or digits[:2] in prefixes or digits[:3] in prefixes or digits[:4] in prefixes
+    )
 
 
 def card_ok(digits: str) -> bool:
@@ -162,13 +176,20 @@ def isbn_ok(digits: str) -> bool:
     return False
 
 
+# ISO 13616 letter encoding: A-Z (either case) become 10-35; digits stay.
+_IBAN_LETTER_VALUES = {ord(letter): str(value) for value, letter in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 10)} | {
+    ord(letter): str(value) for value, letter in enumerate("abcdefghijklmnopqrstuvwxyz", 10)
+}
+
+
 def iban_ok(compact: str) -> bool:
     """An IBAN without spaces: known country, that country's length, and ISO 7064 mod-97 remainder 1."""
     if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact[2:4].isdigit():
         return False
     rearranged = compact[4:] + compact[:4]
-    # int(c, 36) maps 0-9 to themselves and A-Z to 10-35, exactly the ISO 13616 letter encoding.
-    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+    if not (rearranged.isascii() and rearranged.isalnum()):
+        return False
+    return int(rearranged.translate(_IBAN_LETTER_VALUES)) % 97 == 1
 
 
 def ssn_ok(area: str, group: str, serial: str) -> bool:
