@@ -31,6 +31,14 @@ def encode_event(event: Event) -> bytes:
 
 def decode_event(data: bytes) -> AnyEvent | UnknownEvent:
     try:
+        return _decode_event(data)
+    except RecursionError:
+        # msgspec decodes nested JSON recursively: a poison record of 100k "[" must fail alone, not its consumer.
+        raise UndecodableEvent("nested too deeply to decode") from None
+
+
+def _decode_event(data: bytes) -> AnyEvent | UnknownEvent:
+    try:
         return _decoder.decode(data)
     except msgspec.DecodeError as typed_error:
         try:

@@ -66,6 +66,8 @@ class RunRequested(Event, kw_only=True, tag="RunRequested.v1"):
     deadline_s: float | None = None
     strategy: Strategy = "auto"
     labels: dict[str, str] = {}
+    # The tools this request's plan may use; None: every tool the executors offer.
+    allowed_tools: list[str] | None = None
 
 
 class RunCancelRequested(Event, kw_only=True, tag="RunCancelRequested.v1"):
@@ -124,6 +126,9 @@ class TaskFinished(Event, kw_only=True, tag="TaskFinished.v1"):
     attempt: int = 1
     status: Literal["ok", "error"]
     result: Any = None
+    # Claim check: a result too large for an event is stored in the blob store (streams/blobs.py) and travels
+    # as this reference ("sha256:<hex>") with ``result`` None; resolve it with streams.blobs before use.
+    result_ref: str | None = None
     error: str | None = None
     # False when another attempt cannot help (unknown tool, bad arguments).
     retryable: bool = True
@@ -176,7 +181,8 @@ class RunMetrics(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 class RunFinished(Event, kw_only=True, tag="RunFinished.v1"):
-    """The outcome of a run: its status, the answer, every task result, and how long it took."""
+    """The outcome of a run: its status, the answer, and how long it took. Each result travels once: the final
+    tasks' results make up ``answer`` (unless the LLM wrote it), ``observations`` holds the other tasks' results."""
 
     status: RunStatus
     answer: Any = None
@@ -187,6 +193,8 @@ class RunFinished(Event, kw_only=True, tag="RunFinished.v1"):
     expected_answer: str | None = None
     labels: dict[str, str] = {}
     skipped: dict[str, str] = {}
+    # Succeeded tasks whose results did not fit in the event (planner.max_observation_bytes); the warehouse has them.
+    omitted: list[str] = []
 
 
 class PolicyUpdated(Event, kw_only=True, tag="PolicyUpdated.v1"):

@@ -1,9 +1,9 @@
 """The broker factory: every Kafka setting the services use, chosen on purpose, in one place.
 
 Producers: acks=all and idempotence on, so an acknowledged event is on every in-sync replica exactly once.
-Consumers: start from the earliest offset when a group is new, and commit only after the effect is published
-(NACK_ON_ERROR: a failure to publish the effect rewinds and retries; poison messages never reach that point,
-because the inbox sends them to the dead-letter topic first).
+Consumers: read committed transactions only, start from the earliest offset when a group is new, and commit
+only after the effect is published (NACK_ON_ERROR: a failure to publish the effect rewinds and retries; poison
+messages never reach that point, because the inbox sends them to the dead-letter topic first).
 """
 
 from __future__ import annotations
@@ -11,24 +11,36 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
+from prometheus_client import REGISTRY
 
+from streams.connection import KafkaEndpoint, client_options, faststream_security
 from streams.settings import KafkaSettings
 
 
 def make_broker(settings: KafkaSettings, bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
+    # An endpoint that carries its own security settings (streams.connection) wins: it says how to reach that cluster.
+    carried = bootstrap_servers.security if isinstance(bootstrap_servers, KafkaEndpoint) else None
     return KafkaBroker(
-        bootstrap_servers,
+        [address.strip() for address in str(bootstrap_servers).split(",")],  # every broker of a cluster
+        security=faststream_security(carried or settings),
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
         linger_ms=settings.linger_ms,
+        max_request_size=settings.max_message_bytes,
         request_timeout_ms=settings.request_timeout_ms,
         # Per-message lines at DEBUG; handler errors are still logged at ERROR.
         logger=logging.getLogger("faststream"),
         log_level=logging.DEBUG,
+        # Trace context travels in every record's headers (W3C traceparent), so a run is one trace across
+        # services; messages in and out, handler latency and errors are counted for Prometheus (faststream_*).
+        middlewares=(KafkaTelemetryMiddleware(), KafkaPrometheusMiddleware(registry=REGISTRY, app_name="genesis")),
     )
 
 
@@ -37,14 +49,52 @@ async def raw_body(message: StreamMessage[Any]) -> bytes:
     return message.body
 
 
-def consumer_options(group_id: str, *, ack_policy: AckPolicy = AckPolicy.NACK_ON_ERROR) -> dict[str, Any]:
-    """Options for ``broker.subscriber(...)``: a named group, earliest offsets, commit after the effect."""
+# Every reader sees only committed transactions: the planner writes its journal, its events and its input offsets
+# in one transaction (streams/transactions.py), so an aborted or fenced planner's writes are never acted on.
+READ_COMMITTED = "read_committed"
+
+
+def consumer_options(
+    group_id: str, *, ack_policy: AckPolicy = AckPolicy.NACK_ON_ERROR, session_timeout_ms: int = 10_000
+) -> dict[str, Any]:
+    """Options for ``broker.subscriber(...)``: a named group, earliest offsets, commit after the effect,
+    committed transactions only."""
     return {
         "group_id": group_id,
         "auto_offset_reset": "earliest",
         "ack_policy": ack_policy,
         "decoder": raw_body,
+        "isolation_level": READ_COMMITTED,
         # Quicker rebalances when executors join or leave (the defaults take several seconds each).
-        "heartbeat_interval_ms": 1000,
-        "session_timeout_ms": 10_000,
+        "heartbeat_interval_ms": min(1000, session_timeout_ms // 3),
+        "session_timeout_ms": session_timeout_ms,
     }
+
+
+TRANSACTION_RETRY_BACKOFF_MS = 10
+
+
+def transactional_producer(
+    settings: KafkaSettings,
+    bootstrap_servers: str,
+    *,
+    transactional_id: str,
+    client_id: str,
+    transaction_timeout_ms: int,
+) -> AIOKafkaProducer:
+    """A raw aiokafka producer for Kafka transactions (FastStream has none): the same connection, security and
+    size limit as ``make_broker``. Starting it fences every older producer with the same transactional id."""
+    return AIOKafkaProducer(
+        **client_options(bootstrap_servers),
+        client_id=client_id,
+        transactional_id=transactional_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=settings.linger_ms,
+        max_request_size=settings.max_message_bytes,
+        request_timeout_ms=settings.request_timeout_ms,
+        transaction_timeout_ms=transaction_timeout_ms,
+        # A transaction begun right after the previous commit finds the coordinator still writing that one's markers
+        # (CONCURRENT_TRANSACTIONS) and retries after this backoff: aiokafka's 100 ms default would add up per hop.
+        retry_backoff_ms=TRANSACTION_RETRY_BACKOFF_MS,
+    )

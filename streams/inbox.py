@@ -20,9 +20,11 @@ from faststream.kafka.message import KafkaMessage
 from schemas.codec import UndecodableEvent, UnknownEvent, decode_event
 from schemas.events import Event
 from streams.catalogue import DEAD_LETTERS, Catalogue
-from streams.outbox import EventPublisher
+from streams.outbox import RECORD_ERRORS, EventPublisher
 
 log = logging.getLogger(__name__)
+# What a dead letter keeps of a record too large to park whole.
+DEAD_LETTER_HEAD_BYTES = 65_536
 
 
 class Inbox:
@@ -74,18 +76,21 @@ class Inbox:
 
     async def dead_letter(self, record: Any, body: bytes, reason: str) -> None:
         log.error("%s dead-letters %s: %s", self._consumer, _origin(record), reason)
-        await self._publisher.publish_raw(
-            self._dead_letter_topic,
-            body,
-            key=getattr(record, "key", None),
-            headers={
-                "reason": reason[:2000],
-                "consumer": self._consumer,
-                "topic": str(getattr(record, "topic", "")),
-                "partition": str(getattr(record, "partition", "")),
-                "offset": str(getattr(record, "offset", "")),
-            },
-        )
+        key = getattr(record, "key", None)
+        headers = {
+            "reason": reason[:2000],
+            "consumer": self._consumer,
+            "topic": str(getattr(record, "topic", "")),
+            "partition": str(getattr(record, "partition", "")),
+            "offset": str(getattr(record, "offset", "")),
+        }
+        try:
+            await self._publisher.publish_raw(self._dead_letter_topic, body, key=key, headers=headers)
+        except RECORD_ERRORS:
+            # A record that filled the size limit no longer fits with the headers: park its head, say so.
+            headers["truncated-from-bytes"] = str(len(body))
+            head = body[:DEAD_LETTER_HEAD_BYTES]
+            await self._publisher.publish_raw(self._dead_letter_topic, head, key=key and key[:256], headers=headers)
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from deploy.local_kafka import load_local_kafka_settings
 from schemas import (
     Plan,
+    RunCancelRequested,
     RunFinished,
     RunRejected,
     RunRequested,
@@ -32,22 +35,41 @@ from schemas import (
 from schemas.events import Strategy
 from streams.broker import make_broker
 from streams.catalogue import RUNS_FINISHED, Catalogue
-from streams.connection import bootstrap_servers
+from streams.connection import KafkaEndpoint, bootstrap_servers, check_login, client_options
 from streams.outbox import EventPublisher
 from streams.reading import groupless_consumer, topic_partitions
 from streams.settings import KafkaSettings, load_kafka_settings
 
 RunOutcome = RunFinished | RunRejected
+# Connecting to a broker that is down fails at once; one that does not answer (a dropped route) would otherwise
+# hold the client for the request timeout, 30 s and more.
+CONNECT_TIMEOUT_S = 10.0
+
+
+class KafkaUnreachable(ConnectionError):
+    """No broker answered at the bootstrap address within the connect timeout."""
+
+    def __init__(self, bootstrap: str, cause: str) -> None:
+        super().__init__(f"cannot reach Kafka at {bootstrap}: {cause}")
+        self.bootstrap = bootstrap
 
 
 class GenesisClient:
     def __init__(
-        self, bootstrap: str, catalogue: Catalogue, settings: KafkaSettings, *, client_id: str = "genesis-client"
+        self,
+        bootstrap: str,
+        catalogue: Catalogue,
+        settings: KafkaSettings,
+        *,
+        client_id: str = "genesis-client",
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
     ) -> None:
+        self._connect_timeout_s = connect_timeout_s
         self._broker = make_broker(settings, bootstrap, client_id=client_id)
         self._publisher = EventPublisher(self._broker, catalogue, source=client_id)
         self._results_topic = catalogue.name(RUNS_FINISHED)
-        self._bootstrap = bootstrap
+        # The raw readers below connect with the same security settings as the broker above.
+        self._bootstrap = bootstrap if isinstance(bootstrap, KafkaEndpoint) else KafkaEndpoint(bootstrap, settings)
         self._consumer: AIOKafkaConsumer | None = None
         self._reader: asyncio.Task[None] | None = None
         self._resources = contextlib.AsyncExitStack()
@@ -56,14 +78,31 @@ class GenesisClient:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def connect(cls, settings: KafkaSettings | None = None) -> AsyncIterator[GenesisClient]:
+    async def connect(
+        cls, settings: KafkaSettings | None = None, *, connect_timeout_s: float = CONNECT_TIMEOUT_S
+    ) -> AsyncIterator[GenesisClient]:
+        """Connect, or raise KafkaUnreachable within ``connect_timeout_s``."""
         settings = settings or load_kafka_settings()
         address = bootstrap_servers(settings, load_local_kafka_settings())
-        client = cls(address, Catalogue(settings.topic_prefix), settings)
+        client = cls(address, Catalogue(settings.topic_prefix), settings, connect_timeout_s=connect_timeout_s)
         async with client:
             yield client
 
     async def __aenter__(self) -> GenesisClient:
+        try:
+            async with asyncio.timeout(self._connect_timeout_s):
+                return await self._start()
+        except (KafkaConnectionError, TimeoutError) as error:
+            await self._resources.aclose()
+            cause = str(error) or f"no answer within {self._connect_timeout_s:g} s"
+            raise KafkaUnreachable(self._bootstrap, cause) from None
+        except BaseException:
+            await self._resources.aclose()
+            raise
+
+    async def _start(self) -> GenesisClient:
+        await check_login(self._bootstrap)  # a refused login raises KafkaLoginError, one line, not "unreachable"
+        await _probe(self._bootstrap)
         await self._resources.enter_async_context(self._broker)
         assigned = await topic_partitions(self._bootstrap, self._results_topic)
         consumer = await self._resources.enter_async_context(groupless_consumer(self._bootstrap))
@@ -96,6 +135,7 @@ class GenesisClient:
         strategy: Strategy = "auto",
         labels: dict[str, str] | None = None,
         run_id: str | None = None,
+        allowed_tools: list[str] | None = None,
     ) -> str:
         """Publish a RunRequested and return its run id (the result arrives on the results topic)."""
         if plan_text is None and plan is None and query is None:
@@ -109,11 +149,18 @@ class GenesisClient:
             deadline_s=deadline_s,
             strategy=strategy,
             labels=labels or {},
+            allowed_tools=allowed_tools,
             source=self._publisher.source,
         )
         self._waiters.setdefault(request.run_id, asyncio.get_running_loop().create_future())
         await self._publisher.publish(request)
         return request.run_id
+
+    async def cancel(self, run_id: str, *, reason: str = "") -> None:
+        """Ask the planner to end the run as cancelled (tasks not started are skipped); its RunFinished says so.
+        A run that has finished already keeps its outcome."""
+        self._waiters.setdefault(run_id, asyncio.get_running_loop().create_future())
+        await self._publisher.publish(RunCancelRequested(run_id=run_id, reason=reason, source=self._publisher.source))
 
     async def wait(self, run_id: str, *, timeout_s: float = 120.0) -> RunOutcome:
         """The run's outcome; raises TimeoutError after ``timeout_s``."""
@@ -123,6 +170,19 @@ class GenesisClient:
         finally:
             if future.done():
                 self._waiters.pop(run_id, None)
+
+    async def group_members(self, group_id: str) -> int:
+        """How many consumers are in ``group_id`` now (0 when the group is empty or unknown)."""
+        admin = AIOKafkaAdminClient(**client_options(self._bootstrap))
+        await admin.start()
+        try:
+            responses = await admin.describe_consumer_groups([group_id])
+        except KafkaError:
+            return 0
+        finally:
+            await admin.close()
+        # DescribeGroups answers (error_code, group_id, state, protocol_type, protocol, members, ...) per group.
+        return sum(len(group[5]) for response in responses for group in response.groups if group[1] == group_id)
 
     async def run(self, *, timeout_s: float = 120.0, **request: Any) -> RunOutcome:
         return await self.wait(await self.submit(**request), timeout_s=timeout_s)
@@ -151,6 +211,16 @@ class GenesisClient:
                 future.set_result(event)
             for queue in self._streams:
                 queue.put_nowait(event)
+
+
+async def _probe(bootstrap: str) -> None:
+    """Raise KafkaConnectionError unless a broker answers. Checked first, because a FastStream broker that cannot
+    connect leaves its producer open (and warned about at exit)."""
+    client = AIOKafkaClient(**client_options(bootstrap))
+    try:
+        await client.bootstrap()
+    finally:
+        await client.close()
 
 
 def outcome_as_dict(outcome: RunOutcome) -> dict[str, Any]:

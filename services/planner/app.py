@@ -1,10 +1,16 @@
 """The planner service: owns the state of the runs on its partitions and turns results into the next dispatches.
 
-Inputs (RunRequested, TaskFinished) are co-partitioned by run id and read by one subscriber with the range
-assignor, so the planner that owns partition p sees every input of the runs on p. An input is applied in memory
-at once; a flusher then journals the changed runs, publishes what they emitted and commits the inputs' offsets,
-in that order (group commit: inputs that arrive during a flush share the next one, and none waits for a timer).
-When partitions are assigned, their runs are rebuilt from the journal; leases and retries resume on their own.
+Inputs (RunRequested, RunCancelRequested, TaskStarted, TaskFinished) are co-partitioned by run id and read by one
+subscriber with the range assignor, so the planner that owns partition p sees every input of the runs on p. An input
+is applied in memory at once; a flusher then journals the changed runs, publishes what they emitted and commits the
+inputs' offsets, all in one Kafka transaction per input partition (group commit: inputs that arrive during a flush
+share the next one, and none waits for a timer). When partitions are assigned, their previous owner is fenced and
+their runs are rebuilt from the committed journal; leases and retries resume on their own.
+
+Nothing on the handler's or the flush's path waits on a model: planning a query and writing an answer with the LLM
+are stages of their own (asyncio tasks), whose results come back as inputs of the run they belong to. The flush and
+tick loops are supervised (services/runtime/loops.py): a failing step is retried with backoff, a loop that keeps
+failing stops the process, and a loop that stalls or stops makes the planner unhealthy.
 """
 
 from __future__ import annotations
@@ -15,28 +21,44 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from schemas import Policy, PolicyUpdated, RunRejected, RunRequested, TaskFinished
+from schemas import (
+    Policy,
+    PolicyUpdated,
+    RunCancelRequested,
+    RunFinished,
+    RunRejected,
+    RunRequested,
+    TaskFinished,
+    TaskStarted,
+)
+from schemas.plan import Plan
 from services.planner.changes import Changes
 from services.planner.core.errors import PlanError
+from services.planner.core.journal import AnswerRequested
 from services.planner.core.run import RunState
 from services.planner.core.scheduling import SchedulingConfig, choose_strategy
 from services.planner.intake import Intake
-from services.planner.runbook import RunBook, decode_journal, encode_journal
+from services.planner.metrics import PlannerTelemetry
+from services.planner.outgoing import PartitionBatch, finished_marker
+from services.planner.runbook import RunBook, decode_journal, group_journal, replay_journal
 from services.planner.settings import PlannerSettings
 from services.planner.synthesis import AnswerSynthesis
-from streams.broker import consumer_options, raw_body
-from streams.catalogue import PLANNER_JOURNAL, POLICY, RUNS_REQUESTED, TASKS_FINISHED, Catalogue
+from services.runtime.loops import SupervisedLoops
+from streams.broker import READ_COMMITTED, consumer_options, raw_body
+from streams.catalogue import PLANNER_FINISHED, PLANNER_JOURNAL, POLICY, RUNS_REQUESTED, TASKS_FINISHED, Catalogue
 from streams.inbox import Inbox
-from streams.outbox import EventPublisher, RawRecord
-from streams.reading import read_latest_values
+from streams.outbox import EventPublisher, RawRecord, event_record
+from streams.reading import read_latest_records
 from streams.rebalance import RebalanceHooks
+from streams.settings import KafkaSettings
+from streams.transactions import PartitionLost, PartitionTransactions, key_partition
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +77,8 @@ class Planner:
         now: Callable[[], datetime],
         new_id: Callable[[], str],
         on_ready: Callable[[], Awaitable[None]] | None = None,
+        on_fatal: Callable[[BaseException], None] | None = None,
+        kafka: KafkaSettings | None = None,
     ) -> None:
         self._catalogue = catalogue
         self._bootstrap = bootstrap
@@ -69,6 +93,9 @@ class Planner:
             backoff_base_s=settings.backoff_base_s,
             backoff_max_s=settings.backoff_max_s,
             default_deadline_s=settings.default_deadline_s,
+            start_timeout_s=settings.start_timeout_s,
+            synthesis_timeout_s=settings.synthesis_timeout_s if synthesis.enabled else None,
+            max_observation_bytes=settings.max_observation_bytes,
         )
         self.policy = Policy(
             max_parallelism=settings.max_parallelism,
@@ -76,48 +103,103 @@ class Planner:
             max_attempts=settings.max_attempts,
         )
         self.runs = RunBook(settings.remember_finished)
+        self._telemetry = PlannerTelemetry(runs_held=lambda: len(self.runs))
         self._publisher = EventPublisher(broker, catalogue, source=name)
         self._inbox = Inbox(self._publisher, catalogue, consumer=name)
         self._journal_topic = catalogue.name(PLANNER_JOURNAL)
+        self._finished_topic = catalogue.name(PLANNER_FINISHED)
+        self._restore_timeout_s = settings.restore_timeout_s
+        # One Kafka transaction per input partition carries its journal records, events and input offsets.
+        self._transactions = PartitionTransactions(
+            kafka or KafkaSettings(),
+            bootstrap,
+            transactional_prefix=settings.group_id,
+            group_id=settings.group_id,
+            client_id=name,
+            transaction_timeout_ms=settings.transaction_timeout_ms,
+        )
+        # Records a restore owes a partition's next transaction (tombstones of journals it dead-lettered).
+        self._owed: dict[int, list[RawRecord]] = {}
+        # Set while no partition is being taken over: inputs wait for their runs to be restored first.
+        self._restored = asyncio.Event()
+        self._on_fatal = on_fatal or _log_fatal
+        self._requests_topic = catalogue.name(RUNS_REQUESTED)
         self._pending = Changes()
         self._consumer: AIOKafkaConsumer | None = None
         self._flush_lock = asyncio.Lock()
         self._dirty = asyncio.Event()
         self._wake = asyncio.Event()
-        self._loops: list[asyncio.Task[None]] = []
+        self.loops = SupervisedLoops(
+            stall_s=settings.loop_stall_s,
+            max_failures=settings.loop_max_failures,
+            on_fatal=on_fatal or _log_fatal,
+            backoff_base_s=settings.backoff_base_s,
+            backoff_max_s=settings.backoff_max_s,
+        )
+        # The LLM stages in flight: plans being drafted (by run id) and answers being written.
+        self._drafting: dict[str, asyncio.Task[None]] = {}
+        self._drafting_on: dict[str, int] = {}  # run id -> the input partition of the plan being drafted
+        # While a plan is drafted, its request's offset (and those after it) stay uncommitted: a crash redelivers
+        # the request, and the inputs after it are deduplicated as every redelivery is.
+        self._held: dict[int, int] = {}  # requests partition -> the newest offset consumed there
+        self._stages: set[asyncio.Task[None]] = set()
 
         broker.subscriber(
             catalogue.name(RUNS_REQUESTED),
             catalogue.name(TASKS_FINISHED),
-            **consumer_options(settings.group_id, ack_policy=AckPolicy.MANUAL),
+            # MANUAL: offsets are committed only inside the flush's transactions, never by the consumer.
+            **consumer_options(
+                settings.group_id, ack_policy=AckPolicy.MANUAL, session_timeout_ms=settings.session_timeout_ms
+            ),
             listener=RebalanceHooks(on_assigned=self.restore, on_revoked=self.forget, on_first_assignment=on_ready),
             partition_assignment_strategy=(RangePartitionAssignor,),
-        )(self.on_input)
+        )(self._receive)
         # Every planner reads the whole compacted policy topic, without a group: the newest policy wins.
         broker.subscriber(
-            catalogue.name(POLICY), auto_offset_reset="earliest", decoder=raw_body, ack_policy=AckPolicy.ACK_FIRST
+            catalogue.name(POLICY),
+            auto_offset_reset="earliest",
+            decoder=raw_body,
+            ack_policy=AckPolicy.ACK_FIRST,
+            isolation_level=READ_COMMITTED,
         )(self.on_policy)
 
     async def start(self) -> None:
-        self._loops = [asyncio.create_task(self._flush_loop()), asyncio.create_task(self._tick_loop())]
+        self.loops.spawn("flush", self._flush_step)
+        self.loops.spawn("tick", self._tick_step)
 
     async def stop(self) -> None:
-        for loop in self._loops:
-            loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop
-        await self.flush()
+        await self.loops.stop()
+        stages = [*self._stages, *self._drafting.values()]
+        for stage in stages:
+            stage.cancel()
+        await asyncio.gather(*stages, return_exceptions=True)
+        try:
+            await self.flush()
+        finally:
+            await self._transactions.close()
+
+    async def _receive(self, body: bytes, message: KafkaMessage) -> None:
+        # aiokafka fetches the records of newly assigned partitions while the rebalance listener (restore) still
+        # runs, unlike the Java client: an input applied before its run is restored would be lost or applied twice.
+        await self._restored.wait()
+        await self.on_input(body, message)
 
     async def on_input(self, body: bytes, message: KafkaMessage) -> None:
         self._consumer = message.consumer
         record = message.raw_message
-        delivery = await self._inbox.decode(message, expect=(RunRequested, TaskFinished))
+        delivery = await self._inbox.decode(
+            message, expect=(RunRequested, RunCancelRequested, TaskStarted, TaskFinished)
+        )
         if delivery is not None:
+            self._telemetry.applied(delivery.event)
             try:
                 await self._apply(delivery.event, record.partition)
             except Exception as error:
                 await self._inbox.reject(delivery, error)
-        self._pending.consumed(TopicPartition(record.topic, record.partition), record.offset)
+        if record.topic == self._requests_topic and record.partition in self._drafting_on.values():
+            self._held[record.partition] = max(record.offset, self._held.get(record.partition, -1))
+        else:
+            self._pending.consumed(TopicPartition(record.topic, record.partition), record.offset)
         self._dirty.set()
 
     async def on_policy(self, body: bytes, message: KafkaMessage) -> None:
@@ -128,116 +210,390 @@ class Planner:
             self.policy = update.policy
             log.info("%s applies policy v%d: %s", self._name, update.policy.version, update.policy)
 
-    async def _apply(self, event: RunRequested | TaskFinished, partition: int) -> None:
+    async def _apply(
+        self, event: RunRequested | RunCancelRequested | TaskStarted | TaskFinished, partition: int
+    ) -> None:
         if isinstance(event, RunRequested):
-            await self._start_run(event, partition)
+            self._start_run(event, partition)
+            return
+        if isinstance(event, RunCancelRequested) and (draft := self._drafting.get(event.run_id)) is not None:
+            draft.cancel()
+            self._drafted(event.run_id)
+            self._pending.events.append(_cancelled_while_planning(event, self._name))
             return
         state = self.runs.get(event.run_id)
         if state is None:
             log.debug(
-                "%s ignores a result for run %s, which it does not hold (finished or unknown)", self._name, event.run_id
+                "%s ignores %s for run %s, which it does not hold (finished or unknown)",
+                self._name,
+                type(event).__name__,
+                event.run_id,
             )
             return
-        before = len(state.history)
-        emitted = state.on_task_finished(event, self._now())
-        if len(state.history) > before:
-            self._pending.record(state, emitted)
-            self._wake.set()  # a retry may now be due before anything the ticker waits for
+        now, before = self._now(), len(state.history)
+        if isinstance(event, RunCancelRequested):
+            emitted = state.on_cancel(event, now)
+        elif isinstance(event, TaskStarted):
+            emitted = state.on_task_started(event, now)
+        else:
+            emitted = state.on_task_finished(event, now)
+        if len(state.history) > before:  # facts that change nothing (redeliveries, stale attempts) are not journaled
+            self._record(state, emitted)
 
-    async def _start_run(self, request: RunRequested, partition: int) -> None:
-        if self.runs.known(request.run_id):
+    def _start_run(self, request: RunRequested, partition: int) -> None:
+        if self.runs.known(request.run_id) or request.run_id in self._drafting:
             return  # a redelivered request: the run already exists
         policy = self.policy
         try:
-            parsed = await self._intake.plan(request, policy)
+            with self._telemetry.planning(request):  # the run's invoke_workflow span and the plan span
+                parsed = self._intake.accept(request)
         except PlanError as error:
-            rejection = RunRejected(
-                run_id=request.run_id, reason=str(error), line=error.line, task_id=error.task_id, source=self._name
-            )
-            self._pending.events.append(rejection)
+            self._reject(request, error)
             return
+        if parsed is None:  # a query: the LLM drafts the plan in a stage of its own
+            self._drafting[request.run_id] = asyncio.create_task(self._draft(request, policy, partition))
+            self._drafting_on[request.run_id] = partition
+            return
+        self._begin(request, parsed.plan, policy, partition)
+
+    async def _draft(self, request: RunRequested, policy: Policy, partition: int) -> None:
+        try:
+            with self._telemetry.planning(request):
+                parsed = self._intake.accept_draft(request, await self._intake.draft(request, policy))
+        except Exception as error:  # one request's failure ends that request, never the stage machinery
+            problem = error if isinstance(error, PlanError) else PlanError(f"the LLM planner failed: {error!r}")
+            if self._drafted(request.run_id):
+                self._reject(request, problem)
+            return
+        finally:
+            self._record_planning_turns(request.run_id)
+        if self._consumer is not None and TopicPartition(self._requests_topic, partition) not in (
+            self._consumer.assignment()
+        ):
+            # The partition's new owner reads the request again (its offset was held back) and plans it itself.
+            log.warning("%s drops the plan of run %s: its partition moved meanwhile", self._name, request.run_id)
+            self._drafted(request.run_id, commit=False)
+            return
+        if self._drafted(request.run_id):  # False: cancelled while the model wrote
+            self._begin(request, parsed.plan, policy, partition)
+
+    def _record_planning_turns(self, run_id: str) -> None:
+        # The model calls that wrote the plan are turns of the run (task "plan"), like the executors' model calls.
+        turns = [msgspec.structs.replace(turn, source=self._name) for turn in self._intake.take_planning_turns(run_id)]
+        if turns:
+            self._pending.events.extend(turns)
+            self._dirty.set()
+
+    def _drafted(self, run_id: str, *, commit: bool = True) -> bool:
+        """The draft of ``run_id`` is over; False when it was over already (cancelled). The last draft on its
+        partition lets the offsets held back there be committed, with what the draft decided."""
+        if self._drafting.pop(run_id, None) is None:
+            return False
+        partition = self._drafting_on.pop(run_id)
+        if partition not in self._drafting_on.values() and (offset := self._held.pop(partition, None)) is not None:
+            if commit:
+                self._pending.consumed(TopicPartition(self._requests_topic, partition), offset)
+                self._dirty.set()
+        return True
+
+    def _begin(self, request: RunRequested, plan: Plan, policy: Policy, partition: int) -> None:
         state, emitted = RunState.begin(
             request,
-            parsed.plan,
+            plan,
             policy=policy,
-            strategy=choose_strategy(parsed.plan, policy, request.strategy),
+            strategy=choose_strategy(plan, policy, request.strategy),
             config=self._scheduling,
             now=self._now(),
             new_id=self._new_id,
         )
         self.runs.hold(state, partition)
+        self._record(state, emitted)
+
+    def _reject(self, request: RunRequested, error: PlanError) -> None:
+        rejection = RunRejected(
+            run_id=request.run_id, reason=str(error), line=error.line, task_id=error.task_id, source=self._name
+        )
+        self._pending.events.append(rejection)
+        self._dirty.set()
+
+    def _record(self, state: RunState, emitted: list) -> None:
+        """Queue the run's journal and what it emitted for the next flush, and start the answer stage when the run
+        asks for it."""
         self._pending.record(state, emitted)
-        self._wake.set()
+        self._dirty.set()
+        self._wake.set()  # a retry or lease may now be due before anything the ticker waits for
+        if any(isinstance(event, AnswerRequested) for event in emitted):
+            self._start_synthesis(state.run_id)
+
+    def _resume_stages(self, state: RunState) -> None:
+        """A restored run that was waiting for its answer gets it written again (the writer was lost with the
+        planner that held the run); it still finishes at the time it was given if the model is slow."""
+        if state.answer_due_at is not None and not state.finished:
+            self._start_synthesis(state.run_id)
+
+    def _start_synthesis(self, run_id: str) -> None:
+        stage = asyncio.create_task(self._synthesize(run_id))
+        self._stages.add(stage)
+        stage.add_done_callback(self._stages.discard)
+
+    async def _synthesize(self, run_id: str) -> None:
+        state = self.runs.get(run_id)
+        if state is None:
+            return
+        results = {task_id: task.result for task_id, task in state.tasks.items() if task.status == "succeeded"}
+        answer = await self._synthesis.write(run_id, results)
+        if (state := self.runs.get(run_id)) is not None and (emitted := state.on_answer(answer, self._now())):
+            self._record(state, emitted)
 
     async def flush(self) -> None:
-        """Journal the changed runs, publish what they emitted (one round trip, journal records first), then
-        commit the inputs. After a crash the journal may be ahead of what was published, and leases re-dispatch
-        what was lost; it is never behind, so the planner never dispatches one attempt twice."""
+        """Write what changed, per input partition, in one Kafka transaction each: the runs' journal records, what
+        they emitted, a marker for each run that finished, and the offsets of the inputs applied. Either all of it
+        is visible to read_committed readers or none is, so the journal never disagrees with what was dispatched and
+        no attempt is dispatched twice. A partition whose transaction is fenced belongs to another planner now: its
+        runs are dropped here, and the new owner redoes their inputs from its committed state."""
         async with self._flush_lock:
-            changes, self._pending = self._pending, Changes()
-            if not changes:
-                return
-            # Encoded now: the handler may change these runs while the records are on their way.
-            journals = [
-                # A finished run's journal gets a tombstone: compaction then forgets it.
-                RawRecord(
-                    self._journal_topic, None if state.finished else encode_journal(state.history), run_id.encode()
+            await self._flush_now()
+
+    async def _flush_now(self) -> None:
+        """The flush itself; the caller holds the flush lock."""
+        changes, self._pending = self._pending, Changes()
+        batches = self._batches(changes)
+        if not batches:
+            return
+        outcomes = await asyncio.gather(
+            *(
+                self._transactions.commit(partition, batch.records, batch.offsets)
+                for partition, batch in batches.items()
+            ),
+            return_exceptions=True,
+        )
+        failures: list[BaseException] = []
+        for (partition, batch), outcome in zip(batches.items(), outcomes, strict=True):
+            if outcome is None:
+                self._committed(batch)
+            elif isinstance(outcome, PartitionLost):
+                log.warning("%s drops the runs of partition %d: %s", self._name, partition, outcome)
+                self.runs.drop_partitions({partition})
+            else:
+                self._pending.put_back(batch.changes)  # nothing of it is visible: the next flush sends it again
+                self._owed[partition] = batch.owed + self._owed.get(partition, [])
+                failures.append(outcome)
+        if failures:
+            self._dirty.set()
+            raise failures[0]
+
+    def _batches(self, changes: Changes) -> dict[int, PartitionBatch]:
+        """Split the changes by the input partition of their run. Journal records are encoded now: the handler may
+        change these runs while the transactions are on their way."""
+        batches: dict[int, PartitionBatch] = {}
+
+        def batch(partition: int) -> PartitionBatch:
+            return batches.setdefault(partition, PartitionBatch())
+
+        for partition, owed in self._owed.items():
+            batch(partition).owed = owed
+            batch(partition).records.extend(owed)
+        self._owed = {}
+        for run_id, state in changes.states.items():
+            partition = self._partition_of(run_id)
+            target = batch(partition)
+            target.changes.states[run_id] = state
+            if write := self.runs.journal_write(state):
+                target.writes.append(write)
+                target.records += [
+                    RawRecord(self._journal_topic, value, key, partition=write.partition)
+                    for key, value in write.records
+                ]
+            if state.finished:
+                status = state.outcome.status if state.outcome is not None else None
+                target.records.append(
+                    RawRecord(self._finished_topic, finished_marker(status), run_id.encode(), partition=partition)
                 )
-                for run_id, state in changes.states.items()
-            ]
-            finished = [run_id for run_id, state in changes.states.items() if state.finished]
-            events = [await self._synthesis.apply(event) for event in changes.events if self._catalogue.carries(event)]
-            await self._publisher.publish_all(events, raw=journals)
-            for run_id in finished:
-                self.runs.release(run_id)
-            if changes.offsets and self._consumer is not None:
-                try:
-                    await self._consumer.commit(changes.offsets)
-                except KafkaError as error:
-                    # The partitions moved; their new owner re-reads these inputs and the journal dedupes them.
-                    log.warning("%s could not commit %s: %s", self._name, changes.offsets, error)
+                target.finished.append(run_id)
+        for event in changes.events:
+            partition = self._partition_of(event.run_id)
+            target = batch(partition)
+            target.changes.events.append(event)
+            if self._catalogue.carries(event):
+                target.events.append(event)
+                target.records.append(event_record(self._catalogue, event, source=self._name))
+            if isinstance(event, RunFinished) and event.run_id not in changes.states:
+                # Ended without a state (cancelled while planning): a repeated request is not run either. A rejected
+                # request is not marked: sent again, it is rejected again, with the reason.
+                key = event.run_id.encode()
+                target.records.append(
+                    RawRecord(self._finished_topic, finished_marker(event.status), key, partition=partition)
+                )
+                target.finished.append(event.run_id)
+        for topic_partition, offset in changes.offsets.items():
+            target = batch(topic_partition.partition)
+            target.offsets[topic_partition] = offset
+            target.changes.offsets[topic_partition] = offset
+        return {partition: b for partition, b in batches.items() if b.records or b.offsets}
 
-    async def _flush_loop(self) -> None:
-        while True:
-            await self._dirty.wait()
-            self._dirty.clear()
+    def _committed(self, batch: PartitionBatch) -> None:
+        self._telemetry.published(batch.events)
+        for write in batch.writes:
+            self.runs.journaled(write)
+        for run_id in batch.finished:
+            self.runs.release(run_id)
+
+    def _partition_of(self, run_id: str) -> int:
+        """The input partition a run's events arrive on: where its state is held, else where its key hashes to
+        (a run rejected or ended before it was held)."""
+        partition = self.runs.partition_of(run_id)
+        if partition is not None:
+            return partition
+        count = len(self._consumer.partitions_for_topic(self._requests_topic) or ()) if self._consumer else 0
+        return key_partition(run_id.encode(), count) if count else 0
+
+    async def _flush_step(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._dirty.wait(), self.loops.beat_s)
+        if not self._dirty.is_set():
+            return
+        self._dirty.clear()
+        try:
             await self.flush()
+        except Exception:
+            self._dirty.set()  # flush put the changes back: the retry publishes them
+            raise
 
-    async def _tick_loop(self) -> None:
-        while True:
-            wakeup = self.runs.next_wakeup()
-            timeout = None if wakeup is None else max(0.0, (wakeup - self._now()).total_seconds())
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            now = self._now()
-            for state in list(self.runs.due(now)):
-                if emitted := state.on_tick(now):
-                    self._pending.record(state, emitted)
-                    self._dirty.set()
+    async def _tick_step(self) -> None:
+        wakeup = self.runs.next_wakeup()
+        timeout = self.loops.beat_s
+        if wakeup is not None:
+            timeout = min(timeout, max(0.0, (wakeup - self._now()).total_seconds()))
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        now = self._now()
+        for state in list(self.runs.due(now)):
+            if emitted := state.on_tick(now):
+                self._record(state, emitted)
 
     async def restore(self, assigned: set[TopicPartition]) -> None:
-        """Rebuild the runs of newly assigned partitions from the journal (event sourcing)."""
-        partitions = {tp.partition for tp in assigned}
-        journals = await read_latest_values(
-            self._bootstrap, [TopicPartition(self._journal_topic, partition) for partition in partitions]
-        )
-        restored = 0
-        for partition, values in journals.items():
-            for value in values.values():
-                state = RunState.replay(decode_journal(value), new_id=self._new_id)
-                if state.finished:
-                    continue
-                self.runs.hold(state, partition.partition)
-                restored += 1
-                # The journal may end just after a result was applied: decide again what it unlocks.
-                if emitted := state.on_tick(self._now()):
-                    self._pending.record(state, emitted)
-        if restored:
-            log.info("%s restored %d runs from the journal", self._name, restored)
+        """Take newly assigned partitions over: fence their previous owner (its open transaction is aborted), then
+        rebuild their runs from the committed journal and remember their finished runs (event sourcing). A journal
+        that does not decode goes to the dead-letter topic and its run ends as failed; the others restore. Reading
+        stops after ``restore_timeout_s``, and what was left unread is logged."""
+        try:
+            async with self._flush_lock:  # no flush may see a partition half taken over
+                await self._take_over(sorted({tp.partition for tp in assigned}))
+        except Exception as error:
+            # Inputs stay held: applied without their runs, they would be committed as if done. A new process (the
+            # supervisor restarts this one) takes the partitions over again.
+            log.critical("%s could not take partitions over: %r", self._name, error)
+            self._on_fatal(error)
+            return
+        self._restored.set()
         self._dirty.set()
         self._wake.set()
 
+    async def _take_over(self, partitions: list[int]) -> None:
+        if partitions:
+            started = asyncio.get_running_loop().time()
+            await self._transactions.claim(partitions)
+            latest = await read_latest_records(
+                self._bootstrap,
+                [TopicPartition(topic, p) for topic in (self._journal_topic, self._finished_topic) for p in partitions],
+                timeout_s=self._restore_timeout_s,
+            )
+            for tp, (position, end) in sorted(latest.unread.items()):
+                log.error(
+                    "%s stopped restoring %s[%d] at offset %d of %d (planner.restore_timeout_s = %.0f s): "
+                    "runs journaled past it are not restored",
+                    self._name,
+                    tp.topic,
+                    tp.partition,
+                    position,
+                    end,
+                    self._restore_timeout_s,
+                )
+            restored = remembered = dead = 0
+            for tp, records in latest.records.items():
+                if tp.topic == self._finished_topic:
+                    for key in records:
+                        self.runs.release(key.decode("utf-8", "surrogateescape"))  # known from now on: not run again
+                    remembered += len(records)
+                    continue
+                values = {key: record.value for key, record in records.items()}
+                for run_id, journal in group_journal(values).items():
+                    try:
+                        state, cursor = replay_journal(journal, new_id=self._new_id)
+                    except Exception as error:
+                        await self._dead_letter_journal(
+                            run_id, tp.partition, [records[key] for _, key, _ in journal], error
+                        )
+                        dead += 1
+                        continue
+                    if state.finished:
+                        continue
+                    self.runs.hold(state, tp.partition, cursor)
+                    self._resume_stages(state)
+                    restored += 1
+                    # The journal may end just after a result was applied: decide again what it unlocks.
+                    if emitted := state.on_tick(self._now()):
+                        self._record(state, emitted)
+            log.info(
+                "%s took partitions %s over in %.1f s: %d runs restored, %d finished runs remembered, "
+                "%d journals dead-lettered",
+                self._name,
+                partitions,
+                asyncio.get_running_loop().time() - started,
+                restored,
+                remembered,
+                dead,
+            )
+
+    async def _dead_letter_journal(self, run_id: str, partition: int, records: list, error: Exception) -> None:
+        """Park a run's journal that cannot be replayed (the records that do not decode, or all of them when each
+        does but together they do not replay), end the run as failed, and delete its journal in the partition's
+        next transaction, so that the next restore does not meet it again."""
+        bad = [record for record in records if not _decodes(record.value)] or records
+        reason = f"journal of run {run_id} cannot be replayed: {type(error).__name__}: {error}"
+        for record in bad:
+            await self._inbox.dead_letter(record, record.value, reason)
+        owed = self._owed.setdefault(partition, [])
+        owed += [RawRecord(self._journal_topic, None, record.key, partition=partition) for record in records]
+        self.runs.release(run_id)  # its RunFinished below also writes its finished marker
+        self._pending.events.append(
+            RunFinished(
+                run_id=run_id,
+                status="failed",
+                reason=f"the planner could not restore the run: {reason} (the records are in the dead-letter topic)",
+                source=self._name,
+            )
+        )
+
     async def forget(self, revoked: set[TopicPartition]) -> None:
-        await self.flush()  # commit what was applied while the partitions were still ours
-        self.runs.drop_partitions({tp.partition for tp in revoked})
+        self._restored.clear()  # a rebalance: inputs of the next assignment wait for its restore
+        partitions = {tp.partition for tp in revoked}
+        async with self._flush_lock:
+            try:
+                await self._flush_now()  # commit what was applied while the partitions were still ours
+            except Exception as error:
+                # Not committed: the partitions' next owner redoes those inputs from the committed journal.
+                log.warning(
+                    "%s could not flush before giving up partitions %s: %r", self._name, sorted(partitions), error
+                )
+            self.runs.drop_partitions(partitions)
+            await self._transactions.release(partitions)
+
+
+def _decodes(value: bytes | None) -> bool:
+    try:
+        decode_journal(value or b"")
+    except Exception:
+        return False
+    return True
+
+
+def _cancelled_while_planning(request: RunCancelRequested, source: str) -> RunFinished:
+    reason = f"cancelled while planning: {request.reason}" if request.reason else "cancelled while planning"
+    return RunFinished(run_id=request.run_id, status="cancelled", reason=reason, source=source)
+
+
+def _log_fatal(error: BaseException) -> None:
+    # Without a way to end the process (tests), a loop that cannot go on leaves the planner unhealthy.
+    log.critical("planner loop stopped for good: %s", error)

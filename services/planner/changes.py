@@ -22,5 +22,12 @@ class Changes:
         # Kafka's committed offset is the next record to read.
         self.offsets[partition] = max(offset + 1, self.offsets.get(partition, 0))
 
+    def put_back(self, failed: Changes) -> None:
+        """A flush of ``failed`` did not go through: take its changes back, ahead of those made since."""
+        self.states = {**failed.states, **self.states}
+        self.events = failed.events + self.events
+        for partition, offset in failed.offsets.items():
+            self.offsets[partition] = max(offset, self.offsets.get(partition, 0))
+
     def __bool__(self) -> bool:
         return bool(self.states or self.events or self.offsets)

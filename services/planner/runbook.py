@@ -1,39 +1,80 @@
 """The runs one planner process holds: their states, their journals, and which partition each belongs to.
 
-A run's journal is the list of facts its state is folded from. It is written to the compacted journal topic,
-keyed by run id, after every change; a finished run's key gets a tombstone and the run leaves memory. Because
-the journal has as many partitions as the input topics and the same keys, partition p of the journal holds
-exactly the runs whose events arrive on partition p of the inputs.
+A run's journal is the list of facts its state is folded from. It is written to the compacted journal topic as
+records keyed ``run_id/seq`` (services/planner/core/journal.py), each holding what the run appended since its last
+record, to the partition its inputs arrive on: partition p of the journal holds exactly the runs whose events arrive
+on partition p of the inputs. A finished run's keys get tombstones and the run leaves memory.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 
-import msgspec
-
-from schemas.events import Event
-from services.planner.core.journal import JournalEntry
+from services.planner.core.journal import (
+    decode_journal,
+    encode_journal,
+    group_journal,
+    journal_key,
+    split_journal_key,
+)
 from services.planner.core.run import RunState
 
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(list[JournalEntry])
+__all__ = [
+    "JournalCursor",
+    "RunBook",
+    "decode_journal",
+    "encode_journal",
+    "group_journal",
+    "replay_journal",
+    "split_journal_key",
+]
 
 
-def encode_journal(entries: Iterable[Event]) -> bytes:
-    return _encoder.encode(list(entries))
+@dataclass
+class JournalCursor:
+    """How much of a run's history is on the journal topic, and under which keys."""
+
+    journaled: int = 0  # history entries written
+    next_seq: int = 0  # the seq of the next record: one past the last entry written
+    seqs: list[int] = field(default_factory=list)
+
+    @classmethod
+    def restored(cls, keys: list[bytes], entries: int, history: int) -> JournalCursor:
+        """After a restore: ``keys`` were read, holding ``entries`` entries that replayed to ``history``."""
+        seqs = sorted(split_journal_key(key)[1] for key in keys)
+        return cls(journaled=history, next_seq=max(entries, history), seqs=seqs)
 
 
-def decode_journal(data: bytes) -> list[Event]:
-    return _decoder.decode(data)
+@dataclass(frozen=True)
+class JournalWrite:
+    """Records to write for one run, and where its cursor stands once they are acknowledged."""
+
+    run_id: str
+    partition: int
+    records: list[tuple[bytes, bytes | None]]
+    journaled: int
+    seq: int | None  # the new record's seq; None when only tombstones are written
+
+
+def replay_journal(
+    records: list[tuple[int, bytes, bytes]], *, new_id: Callable[[], str]
+) -> tuple[RunState, JournalCursor]:
+    """One run's state from its journal records (``group_journal``'s value for the run), and its cursor.
+    msgspec.DecodeError/ValidationError for a record that does not decode, ValueError for a journal that never
+    founded the run."""
+    entries = [entry for _, _, value in records for entry in decode_journal(value)]
+    state = RunState.replay(entries, new_id=new_id)
+    return state, JournalCursor.restored([key for _, key, _ in records], len(entries), len(state.history))
 
 
 class RunBook:
     def __init__(self, remember_finished: int) -> None:
         self._states: dict[str, RunState] = {}
         self._partition: dict[str, int] = {}
+        self._cursors: dict[str, JournalCursor] = {}
         self._finished: OrderedDict[str, None] = OrderedDict()
         self._remember_finished = remember_finished
 
@@ -50,14 +91,46 @@ class RunBook:
         """Held now, or finished recently: a request for it is a redelivery, not a new run."""
         return run_id in self._states or run_id in self._finished
 
-    def hold(self, state: RunState, partition: int) -> None:
+    def hold(self, state: RunState, partition: int, cursor: JournalCursor | None = None) -> None:
+        """Hold a new run (nothing journaled yet) or a restored one (``cursor`` says what its journal holds)."""
         self._states[state.run_id] = state
         self._partition[state.run_id] = partition
+        self._cursors[state.run_id] = cursor or JournalCursor()
+
+    def partition_of(self, run_id: str) -> int | None:
+        return self._partition.get(run_id)
+
+    def journal_write(self, state: RunState) -> JournalWrite | None:
+        """The records that bring the run's journal up to date: its new entries under the next key, or, for a
+        finished run, a tombstone on every key it wrote. Nothing changes until ``journaled`` confirms the write,
+        so a write that fails is computed again, whole, by the next call."""
+        cursor = self._cursors.get(state.run_id)
+        partition = self._partition.get(state.run_id)
+        if cursor is None or partition is None:
+            return None  # released, or its partition moved while the write was pending
+        if state.finished:
+            tombstones = [(journal_key(state.run_id, seq), None) for seq in cursor.seqs]
+            return JournalWrite(state.run_id, partition, tombstones, len(state.history), None)
+        added = state.history[cursor.journaled :]
+        if not added:
+            return None
+        record = (journal_key(state.run_id, cursor.next_seq), encode_journal(added))
+        return JournalWrite(state.run_id, partition, [record], len(state.history), cursor.next_seq)
+
+    def journaled(self, write: JournalWrite) -> None:
+        """The write was acknowledged: move the run's cursor past it."""
+        cursor = self._cursors.get(write.run_id)
+        if cursor is None or write.seq is None:
+            return
+        cursor.next_seq += write.journaled - cursor.journaled
+        cursor.journaled = write.journaled
+        cursor.seqs.append(write.seq)
 
     def release(self, run_id: str) -> None:
         """The run finished: evict it, remembering its id."""
         self._states.pop(run_id, None)
         self._partition.pop(run_id, None)
+        self._cursors.pop(run_id, None)
         self._finished[run_id] = None
         while len(self._finished) > self._remember_finished:
             self._finished.popitem(last=False)
@@ -67,6 +140,7 @@ class RunBook:
         for run_id in [run_id for run_id, partition in self._partition.items() if partition in partitions]:
             self._states.pop(run_id, None)
             self._partition.pop(run_id, None)
+            self._cursors.pop(run_id, None)
 
     def due(self, now: datetime) -> Iterator[RunState]:
         for state in list(self._states.values()):

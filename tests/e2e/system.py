@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import msgspec
@@ -15,9 +15,10 @@ from services.client import GenesisClient
 from services.executor.app import Executor
 from services.executor.settings import ExecutorSettings
 from services.executor.tools import ToolError, ToolRegistry, ToolSettings, ToolSpec, build_registry
+from services.llm.chat import ChatClient
 from services.planner.app import Planner
 from services.planner.intake import Intake
-from services.planner.settings import PlannerSettings
+from services.planner.settings import PlannerSettings, intake_limits
 from services.planner.synthesis import AnswerSynthesis
 from streams.broker import make_broker
 from streams.catalogue import Catalogue
@@ -48,10 +49,20 @@ def registry_with_failing_tools() -> ToolRegistry:
 
 class System:
     def __init__(
-        self, bootstrap: str, catalogue: Catalogue, *, executors: int, planner_settings: PlannerSettings
+        self,
+        bootstrap: str,
+        catalogue: Catalogue,
+        *,
+        executors: int,
+        planner_settings: PlannerSettings,
+        executor_settings: ExecutorSettings | None = None,
+        chat: ChatClient | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.catalogue = catalogue
+        self._executor_settings = executor_settings or ExecutorSettings()
+        # The planner's LLM (query planning, answer synthesis with planner_settings.synthesize_answer).
+        self._chat = chat
         self.registry = registry_with_failing_tools()
         # Groups of their own: a test never shares a consumer group with another test's services.
         self._planner_settings = msgspec.structs.replace(planner_settings, group_id=f"{catalogue.prefix}-planner")
@@ -63,7 +74,7 @@ class System:
     def _broker(self, client_id: str) -> KafkaBroker:
         return make_broker(KafkaSettings(), self.bootstrap, client_id=client_id)
 
-    async def start_planner(self) -> Planner:
+    async def start_planner(self, on_fatal: Callable[[BaseException], None] | None = None) -> Planner:
         ready = asyncio.Event()
 
         async def on_ready() -> None:
@@ -78,15 +89,16 @@ class System:
             intake=Intake(
                 known_tools=self.registry.names(),
                 signatures=self.registry.signatures(),
-                max_tasks=self._planner_settings.max_tasks,
-                chat=None,
+                limits=intake_limits(self._planner_settings),
+                chat=self._chat,
                 prompt_template="{user_query}",
             ),
-            synthesis=AnswerSynthesis(None, enabled=False),
+            synthesis=AnswerSynthesis(self._chat, enabled=self._planner_settings.synthesize_answer),
             name="planner",
             now=utc_now,
             new_id=new_event_id,
             on_ready=on_ready,
+            on_fatal=on_fatal,
         )
         await broker.start()
         await planner.start()
@@ -108,7 +120,7 @@ class System:
                 broker,
                 self.catalogue,
                 self.registry,
-                ExecutorSettings(group_id=f"{self.catalogue.prefix}-executors"),
+                msgspec.structs.replace(self._executor_settings, group_id=f"{self.catalogue.prefix}-executors"),
                 name=f"executor-{number}",
                 now=utc_now,
                 on_fatal=lambda error: None,
@@ -134,9 +146,22 @@ def _setter(event: asyncio.Event):
 
 @contextlib.asynccontextmanager
 async def running_system(
-    bootstrap: str, catalogue: Catalogue, *, executors: int = 2, planner_settings: PlannerSettings = FAST_RETRIES
+    bootstrap: str,
+    catalogue: Catalogue,
+    *,
+    executors: int = 2,
+    planner_settings: PlannerSettings = FAST_RETRIES,
+    executor_settings: ExecutorSettings | None = None,
+    chat: ChatClient | None = None,
 ) -> AsyncIterator[tuple[System, GenesisClient]]:
-    system = System(bootstrap, catalogue, executors=executors, planner_settings=planner_settings)
+    system = System(
+        bootstrap,
+        catalogue,
+        executors=executors,
+        planner_settings=planner_settings,
+        executor_settings=executor_settings,
+        chat=chat,
+    )
     try:
         await system.start_planner()
         await system.start_executors()

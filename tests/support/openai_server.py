@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import queue
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 API_KEY = "test-key"
+HOLD_LIMIT_S = 60.0
 
 
 @dataclass
@@ -20,6 +22,12 @@ class ServerState:
     chat_status: int = 200
     # What the model answers; None: it echoes the prompt.
     chat_reply: str | None = None
+    # A slow model for some requests: a prompt containing ``hold_when`` is answered only once ``release`` is set
+    # (or after HOLD_LIMIT_S), while other requests are answered at once (each request has its own thread).
+    hold_when: str | None = None
+    release: threading.Event = field(default_factory=threading.Event)
+    # The prompts of held requests, as they arrive (a test waits on it to know a request is being held).
+    held: queue.Queue[str] = field(default_factory=queue.Queue)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -35,6 +43,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.state.chat_status != 200:
             return self._reply(self.server.state.chat_status, {"error": {"message": "unavailable"}})
         prompt = body["messages"][-1]["content"]
+        if self.server.state.hold_when is not None and self.server.state.hold_when in prompt:
+            self.server.state.held.put(prompt)
+            self.server.state.release.wait(HOLD_LIMIT_S)
         self._reply(
             200,
             {
@@ -95,5 +106,6 @@ class LocalServer(ThreadingHTTPServer):
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.state.release.set()  # no held request outlives the server
         self.shutdown()
         self.server_close()

@@ -7,6 +7,7 @@ consumed (RunPlanned, TaskReady, TaskFinished, TaskSkipped, RunFinished) and the
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import msgspec
@@ -45,11 +46,19 @@ class TaskLeaseExpired(Event, kw_only=True, tag="TaskLeaseExpired.v1"):
     reason: str
 
 
-JournalEvent = RunConfigured | TaskRetryScheduled | TaskLeaseExpired
+class AnswerRequested(Event, kw_only=True, tag="AnswerRequested.v1"):
+    """Every task settled and the run's answer is to be written by the LLM (answer synthesis, a stage of its own):
+    the run finishes when the answer comes back, or at ``due_at`` with its tasks' results."""
+
+    due_at: datetime
+
+
+JournalEvent = RunConfigured | TaskRetryScheduled | TaskLeaseExpired | AnswerRequested
 JournalEntry = AnyEvent | JournalEvent
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(JournalEntry)
+_list_decoder = msgspec.json.Decoder(list[JournalEntry])
 
 
 def encode_journal_entry(event: Event) -> bytes:
@@ -59,3 +68,44 @@ def encode_journal_entry(event: Event) -> bytes:
 def decode_journal_entry(data: bytes) -> Event:
     """One journal record; msgspec.ValidationError/DecodeError for bytes that are not one."""
     return _decoder.decode(data)
+
+
+# -- the journal topic's records ----------------------------------------------------------------------------------
+# A run's journal is a series of records keyed ``run_id/seq``: each holds the entries appended since the previous
+# one, and ``seq`` is the position of its first entry, so the records of a run sort into its history. Each change
+# writes only what it added (the journal grows with the changes, not with their square); a finished run gets a
+# tombstone on each of its keys, and compaction forgets it. Records keyed by a bare run id (the whole history in
+# one value, as written before) still read as one record at position 0.
+
+
+def encode_journal(entries: Iterable[Event]) -> bytes:
+    return _encoder.encode(list(entries))
+
+
+def decode_journal(data: bytes) -> list[Event]:
+    """One record's entries; msgspec.ValidationError/DecodeError for bytes that are not a journal record."""
+    return _list_decoder.decode(data)
+
+
+def journal_key(run_id: str, seq: int) -> bytes:
+    return f"{run_id}/{seq}".encode()
+
+
+def split_journal_key(key: bytes) -> tuple[str, int]:
+    """(run id, position of the record's first entry); a key without a position is a whole history at 0."""
+    text = key.decode("utf-8", "surrogateescape")
+    run_id, slash, seq = text.rpartition("/")
+    if slash and seq.isdigit() and seq.isascii():
+        return run_id, int(seq)
+    return text, 0
+
+
+def group_journal(values: Mapping[bytes, bytes]) -> dict[str, list[tuple[int, bytes, bytes]]]:
+    """A partition's latest values grouped by run: (seq, key, value) in journal order."""
+    runs: dict[str, list[tuple[int, bytes, bytes]]] = {}
+    for key, value in values.items():
+        run_id, seq = split_journal_key(key)
+        runs.setdefault(run_id, []).append((seq, key, value))
+    for records in runs.values():
+        records.sort(key=lambda record: record[0])
+    return runs

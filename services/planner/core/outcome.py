@@ -2,47 +2,68 @@
 
 Status rules (the sinks are the tasks no other task needs; their results are the answer):
 
+- ``cancelled``: a producer asked for it (RunCancelRequested); tasks not started are listed in ``skipped``;
 - ``timed_out``: the deadline passed before every task settled (unfinished tasks are listed in ``skipped``);
 - ``succeeded``: every sink succeeded (then every task did: a failure skips all tasks that need it, sinks included);
 - ``partial``: some sinks succeeded and others failed or were skipped;
 - ``failed``: no sink succeeded.
 
-``answer`` is the single sink's result, or ``{sink id: result}`` over the succeeded sinks when there are several.
-``reason`` names the deadline, or the first failed task in canonical order with its error.
+``answer`` is the single sink's result, or ``{sink id: result}`` over the succeeded sinks when there are several, or
+the text the LLM wrote from all results (answer synthesis). Each result travels once: ``observations`` holds the
+results that are not already in ``answer``, up to ``max_observation_bytes`` in all; results past that (and sinks that
+do not fit a multi-sink answer) are listed in ``omitted``. ``reason`` names the cancellation, the deadline, or the
+first failed task in canonical order with its error.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
 
 from schemas.events import RunFinished, RunMetrics, RunStatus
 
 if TYPE_CHECKING:
     from services.planner.core.run import RunState
 
+Ending = Literal["settled", "timed_out", "cancelled"]
+_encoder = msgspec.json.Encoder()
 
-def finished_event(state: RunState, envelope: dict[str, Any], *, timed_out: bool) -> RunFinished:
+
+def settled_status(state: RunState) -> RunStatus:
     sinks = state.dag.sinks()
-    succeeded_sinks = [sink for sink in sinks if state.tasks[sink].status == "succeeded"]
-    status: RunStatus
-    if timed_out:
-        status = "timed_out"
-    elif len(succeeded_sinks) == len(sinks):
-        status = "succeeded"
+    succeeded_sinks = sum(state.tasks[sink].status == "succeeded" for sink in sinks)
+    if succeeded_sinks == len(sinks):
+        return "succeeded"
+    return "partial" if succeeded_sinks else "failed"
+
+
+def finished_event(
+    state: RunState, envelope: dict[str, Any], *, ending: Ending = "settled", synthesized: str | None = None
+) -> RunFinished:
+    status: RunStatus = settled_status(state) if ending == "settled" else ending
+    results = {task_id: progress.result for task_id, progress in state.tasks.items() if progress.status == "succeeded"}
+    budget = _Budget(state.config.max_observation_bytes)
+    sinks = state.dag.sinks()
+    answer: Any
+    if synthesized is not None:
+        answer, in_answer = synthesized, set()
+    elif len(sinks) == 1:
+        answer, in_answer = results.get(sinks[0]), {sinks[0]}
     else:
-        status = "partial" if succeeded_sinks else "failed"
-    if len(sinks) == 1:
-        answer = state.tasks[sinks[0]].result if succeeded_sinks else None
-    else:
-        answer = {sink: state.tasks[sink].result for sink in succeeded_sinks}
+        answer = {sink: results[sink] for sink in sinks if sink in results and budget.fits(sink, results[sink])}
+        in_answer = set(sinks)
+    observations = {
+        task_id: result
+        for task_id, result in results.items()
+        if task_id not in in_answer and budget.fits(task_id, result)
+    }
     return RunFinished(
         **envelope,
         status=status,
         answer=answer,
-        observations={
-            task_id: progress.result for task_id, progress in state.tasks.items() if progress.status == "succeeded"
-        },
+        observations=observations,
         metrics=_metrics(state, envelope["occurred_at"]),
         reason=_reason(state, status),
         strategy=state.strategy,
@@ -53,10 +74,27 @@ def finished_event(state: RunState, envelope: dict[str, Any], *, timed_out: bool
             for task_id, progress in state.tasks.items()
             if progress.status == "skipped"
         },
+        omitted=budget.omitted,
     )
 
 
+class _Budget:
+    def __init__(self, max_bytes: int) -> None:
+        self.left = max_bytes
+        self.omitted: list[str] = []
+
+    def fits(self, task_id: str, result: Any) -> bool:
+        size = len(_encoder.encode(result))
+        if size > self.left:
+            self.omitted.append(task_id)
+            return False
+        self.left -= size
+        return True
+
+
 def _reason(state: RunState, status: RunStatus) -> str | None:
+    if status == "cancelled":
+        return f"cancelled: {state.cancel_reason}" if state.cancel_reason else "cancelled"
     if status == "timed_out":
         deadline_s = (state.deadline_at - state.planned_at).total_seconds()
         succeeded = sum(progress.status == "succeeded" for progress in state.tasks.values())

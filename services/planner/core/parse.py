@@ -25,6 +25,7 @@ from typing import Any
 
 from schemas.plan import Plan, Task
 from services.planner.core.errors import PlanError
+from services.planner.core.limits import MAX_ARG_DEPTH, too_deep
 from services.planner.core.refs import reference_order, structure_references
 from services.planner.core.toolcall import Signatures, looks_like_call, parse_call
 
@@ -192,6 +193,8 @@ def _parse_json(region: str, first_line: int, signatures: Signatures | None) -> 
         document = json.loads(region)
     except json.JSONDecodeError as error:
         raise PlanError(f"invalid JSON: {error.msg}", line=first_line + error.lineno - 1) from None
+    except RecursionError:
+        raise PlanError("invalid JSON: nested too deeply", line=first_line) from None
     if not isinstance(document, dict) or not isinstance(document.get("tasks"), list):
         brace_line = first_line + region.count("\n", 0, region.index("{"))
         raise PlanError("a JSON plan must be an object with a 'tasks' list", line=brace_line)
@@ -221,6 +224,8 @@ def _json_task(item: Any, number: int, signatures: Signatures | None) -> _Writte
         args = {}
     if not isinstance(args, dict):
         raise bad("'args' must be an object")
+    if too_deep(args, MAX_ARG_DEPTH - 1):
+        raise bad(f"'args' are nested deeper than {MAX_ARG_DEPTH} levels")
     if deps is not None and not (isinstance(deps, list) and all(_is_json_id(dep) for dep in deps)):
         raise bad("'deps' must be a list of task ids")
     if tool is None and not args:

@@ -23,6 +23,9 @@ class TaskProgress:
     status: TaskStatus = "pending"
     attempt: int = 0  # the latest attempt dispatched
     dispatched_at: dict[int, datetime] = field(default_factory=dict)
+    # When an executor reported starting each attempt (TaskStarted): the lease of a started attempt runs from here.
+    started_at: dict[int, datetime] = field(default_factory=dict)
+    timeout_s: float = 0.0  # of the latest attempt
     lease_expires_at: datetime | None = None
     retry_due_at: datetime | None = None
     result: Any = None
@@ -32,26 +35,38 @@ class TaskProgress:
     skip_reason: str | None = None
 
     def accepts(self, status: str, attempt: int) -> bool:
-        """The first result wins: a success from any attempt dispatched so far (a late answer is still an answer),
-        or an error from the attempt now running; nothing once the task has settled."""
-        if self.status in SETTLED:
+        """Only the latest attempt counts: its success while it runs or waits for a retry, its error while it runs.
+        A result of a superseded attempt (a newer one was dispatched) is ignored, and nothing counts once the task
+        has settled."""
+        if self.status in SETTLED or attempt != self.attempt:
             return False
-        if status == "ok":
-            return 1 <= attempt <= self.attempt
-        return self.is_running(attempt)
+        return self.status in ("running", "retrying") if status == "ok" else self.status == "running"
 
     def duration_of(self, event: TaskFinished) -> float:
-        """The attempt's duration as the executor measured it; dispatch and arrival times stand in for what it omits."""
-        started = event.started_at or self.dispatched_at.get(event.attempt)
+        """The attempt's duration as the executor measured it; start, dispatch and arrival times stand in for what
+        it omits."""
+        started = event.started_at or self.started_at.get(event.attempt) or self.dispatched_at.get(event.attempt)
         finished = event.finished_at or event.occurred_at
         return max(0.0, (finished - started).total_seconds()) if started is not None else 0.0
 
     def is_running(self, attempt: int) -> bool:
         return self.status == "running" and self.attempt == attempt
 
-    def start_attempt(self, attempt: int, at: datetime, lease_expires_at: datetime) -> None:
+    @property
+    def started(self) -> bool:
+        """Whether an executor has started the latest attempt (its tool may be running now)."""
+        return self.attempt in self.started_at
+
+    def start_attempt(self, attempt: int, at: datetime, lease_expires_at: datetime, timeout_s: float) -> None:
+        """Dispatched: the lease runs until the attempt must have started (or, without start_by, until it must
+        have finished)."""
         self.status, self.attempt, self.retry_due_at = "running", attempt, None
         self.dispatched_at[attempt] = at
+        self.timeout_s = timeout_s
+        self.lease_expires_at = lease_expires_at
+
+    def mark_started(self, at: datetime, lease_expires_at: datetime) -> None:
+        self.started_at[self.attempt] = at
         self.lease_expires_at = lease_expires_at
 
     def succeed(self, result: Any, duration_s: float) -> None:

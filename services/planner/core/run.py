@@ -1,7 +1,9 @@
 """One run as an event-sourced aggregate: every decision is an event, and state changes only by applying events.
 
-Entry points return the events to publish and apply them first: ``begin`` (a planned run), ``on_task_finished``
-(a result from an executor), ``on_tick`` (time passed: due retries, expired leases, the deadline). ``history`` is the
+Entry points return the events to publish and apply them first: ``begin`` (a planned run), ``on_task_started``
+(an executor began an attempt: its lease now runs from there), ``on_task_finished`` (a result from an executor),
+``on_cancel`` (a producer asked the run to stop), ``on_answer`` (the LLM wrote the answer), ``on_tick`` (time passed:
+due retries, expired leases, the deadline, an answer that did not come). ``history`` is the
 run's journal: the founding RunPlanned and RunConfigured, every accepted TaskFinished and every emitted event, in the
 order they were applied. ``replay(history)`` rebuilds an equal state (facts that change nothing are not recorded, so
 a journal with redelivered results replays to the same history too).
@@ -11,7 +13,12 @@ Decisions are level-triggered: after any change, ``_advance`` looks at the whole
 the decisions it caused heals on the next ``on_tick`` (call it once after a replay).
 
 Task life: pending -> running -> succeeded | retrying -> running ... | failed; pending -> skipped (a dependency
-failed, or the deadline passed; running and retrying tasks are skipped at the deadline too).
+failed, the deadline passed, or the run was cancelled; at the deadline running and retrying tasks are skipped too,
+at a cancellation those whose attempt has not started).
+
+Leases: a dispatched attempt must start by ``TaskReady.start_by`` (dispatch + ``start_timeout_s``, so time queued in
+Kafka is visible and bounded); once TaskStarted arrives it must finish within its timeout plus ``lease_grace_s``.
+Either expiry re-dispatches it as the next attempt, and results of a superseded attempt are ignored.
 """
 
 from __future__ import annotations
@@ -23,19 +30,21 @@ from typing import Any
 
 from schemas.events import (
     Event,
+    RunCancelRequested,
     RunFinished,
     RunPlanned,
     RunRequested,
     TaskFinished,
     TaskReady,
     TaskSkipped,
+    TaskStarted,
     new_event_id,
 )
 from schemas.plan import Plan
 from schemas.policy import Policy
 from services.planner.core.dag import Dag
-from services.planner.core.journal import RunConfigured, TaskLeaseExpired, TaskRetryScheduled
-from services.planner.core.outcome import finished_event
+from services.planner.core.journal import AnswerRequested, RunConfigured, TaskLeaseExpired, TaskRetryScheduled
+from services.planner.core.outcome import finished_event, settled_status
 from services.planner.core.progress import LLM_TOOL, SETTLED, TaskProgress, tool_and_args
 from services.planner.core.scheduling import ExecutionStrategy, SchedulingConfig, choose_strategy, retry_delay_s
 
@@ -58,6 +67,10 @@ class RunState:
     tool_errors: int = 0
     tokens: int = 0
     outcome: RunFinished | None = None
+    cancel_reason: str | None = None
+    cancelled: bool = False
+    # Set while the LLM writes the answer: the run finishes without it at this time.
+    answer_due_at: datetime | None = None
     history: list[Event] = field(default_factory=list)
     # Derived from the plan or injected: not part of what a replay must reproduce.
     dag: Dag = field(compare=False, repr=False)
@@ -154,13 +167,39 @@ class RunState:
         self._fold(event)
         return self._advance(now)
 
+    def on_task_started(self, event: TaskStarted, now: datetime) -> list[Event]:
+        """An executor began the running attempt: its lease now runs from the start; [] when stale or repeated."""
+        if event.run_id != self.run_id or self.finished:
+            return []
+        before = len(self.history)
+        self._fold(event)
+        return self._advance(now) if len(self.history) > before else []
+
+    def on_cancel(self, event: RunCancelRequested, now: datetime) -> list[Event]:
+        """End the run as cancelled: tasks not started are skipped; [] when it has finished already."""
+        if event.run_id != self.run_id or self.finished or self.cancelled:
+            return []
+        self._fold(event)
+        return self._advance(now)
+
+    def on_answer(self, answer: str | None, now: datetime) -> list[Event]:
+        """The LLM's answer (None: it failed), while the run waits for one; the run finishes with it."""
+        if self.finished or self.answer_due_at is None:
+            return []
+        out: list[Event] = []
+        self._emit(out, finished_event(self, self._envelope(now), synthesized=answer))
+        return out
+
     def on_tick(self, now: datetime) -> list[Event]:
         return self._advance(now)
 
     def next_wakeup(self) -> datetime | None:
-        """When on_tick has something to do at the latest: a due retry, a lease expiry, or the deadline."""
+        """When on_tick has something to do at the latest: a due retry, a lease expiry, the deadline, or the end
+        of the wait for an answer."""
         if self.finished:
             return None
+        if self.answer_due_at is not None:
+            return self.answer_due_at
         moments = [self.deadline_at]
         for progress in self.tasks.values():
             moments += [moment for moment in (progress.lease_expires_at, progress.retry_due_at) if moment is not None]
@@ -176,8 +215,19 @@ class RunState:
         """Evolve the state by one fact; False (and no change) for facts that change nothing here."""
         match event:
             case TaskReady(task_id=task_id, occurred_at=at) if self._is_new_attempt(task_id, event.attempt):
-                lease_s = event.timeout_s + self.config.lease_grace_s
-                self.tasks[task_id].start_attempt(event.attempt, at, at + timedelta(seconds=lease_s))
+                grace = timedelta(seconds=self.config.lease_grace_s)
+                # Journals written before start_by existed: the lease runs from the dispatch.
+                must_start_by = event.start_by or at + timedelta(seconds=event.timeout_s)
+                self.tasks[task_id].start_attempt(event.attempt, at, must_start_by + grace, event.timeout_s)
+            case TaskStarted(task_id=task_id) if self._starts_running_attempt(event):
+                progress = self.tasks[task_id]
+                # From the executor's start time, carried by the event, so that a replay sets the same lease.
+                lease_s = progress.timeout_s + self.config.lease_grace_s
+                progress.mark_started(event.occurred_at, event.occurred_at + timedelta(seconds=lease_s))
+            case RunCancelRequested() if not self.finished and not self.cancelled:
+                self.cancelled, self.cancel_reason = True, event.reason or None
+            case AnswerRequested() if not self.finished and self.answer_due_at is None:
+                self.answer_due_at = event.due_at
             case TaskFinished() if self._accepts(event):
                 self._apply_result(event)
             case TaskRetryScheduled(task_id=task_id) if self.tasks[task_id].status == "retrying":
@@ -211,6 +261,10 @@ class RunState:
             return False
         return progress.accepts(event.status, event.attempt)
 
+    def _starts_running_attempt(self, event: TaskStarted) -> bool:
+        progress = self.tasks.get(event.task_id)
+        return progress is not None and progress.is_running(event.attempt) and not progress.started
+
     def _is_new_attempt(self, task_id: str, attempt: int) -> bool:
         progress = self.tasks[task_id]
         return progress.status not in SETTLED and attempt > progress.attempt
@@ -220,6 +274,13 @@ class RunState:
     def _advance(self, now: datetime) -> list[Event]:
         out: list[Event] = []
         if self.finished:
+            return out
+        if self.cancelled:
+            self._cancel(now, out)
+            return out
+        if self.answer_due_at is not None:
+            if now >= self.answer_due_at:  # the model did not answer in time: the tasks' results are the answer
+                self._emit(out, finished_event(self, self._envelope(now)))
             return out
         # Results that arrive after the deadline but complete the run still make it a normal finish.
         if now >= self.deadline_at and not self._all_settled():
@@ -231,8 +292,22 @@ class RunState:
         self._skip_dependents_of_failures(now, out)
         self._dispatch_ready(now, out)
         if self._all_settled():
-            self._emit(out, finished_event(self, self._envelope(now), timed_out=False))
+            self._settle(now, out)
         return out
+
+    def _settle(self, now: datetime, out: list[Event]) -> None:
+        synthesis_s = self.config.synthesis_timeout_s
+        if synthesis_s is not None and settled_status(self) in ("succeeded", "partial"):
+            self._emit(out, AnswerRequested(**self._envelope(now), due_at=now + timedelta(seconds=synthesis_s)))
+        else:
+            self._emit(out, finished_event(self, self._envelope(now)))
+
+    def _cancel(self, now: datetime, out: list[Event]) -> None:
+        reason = "run cancelled before the task started"
+        for task_id in self._in_order("pending", "running", "retrying"):
+            if not (self.tasks[task_id].status == "running" and self.tasks[task_id].started):
+                self._emit(out, TaskSkipped(**self._envelope(now), task_id=task_id, reason=reason))
+        self._emit(out, finished_event(self, self._envelope(now), ending="cancelled"))
 
     def _all_settled(self) -> bool:
         return all(progress.status in SETTLED for progress in self.tasks.values())
@@ -252,10 +327,11 @@ class RunState:
             progress = self.tasks[task_id]
             if progress.lease_expires_at is not None and progress.lease_expires_at <= now:
                 attempt = progress.attempt
+                what = "no result within lease" if progress.started else "no executor started it in time"
                 reason = (
-                    f"no result within lease after {attempt} attempts"
+                    f"{what} after {attempt} attempts"
                     if attempt >= self.max_attempts
-                    else f"no result within lease for attempt {attempt}"
+                    else f"{what} for attempt {attempt}"
                 )
                 self._emit(
                     out, TaskLeaseExpired(**self._envelope(now), task_id=task_id, attempt=attempt, reason=reason)
@@ -317,6 +393,8 @@ class RunState:
             args=args,
             description=task.description,
             timeout_s=self.config.timeout_for(tool),
+            deadline_at=self.deadline_at,
+            start_by=now + timedelta(seconds=self.config.start_timeout_s),
         )
 
     def _time_out(self, now: datetime, out: list[Event]) -> None:
@@ -324,4 +402,4 @@ class RunState:
         for task_id in self._in_order("pending", "running", "retrying"):
             reason = f"run deadline of {deadline_s:g}s passed"
             self._emit(out, TaskSkipped(**self._envelope(now), task_id=task_id, reason=reason))
-        self._emit(out, finished_event(self, self._envelope(now), timed_out=True))
+        self._emit(out, finished_event(self, self._envelope(now), ending="timed_out"))

@@ -17,13 +17,19 @@ class SchedulingConfig(msgspec.Struct, frozen=True, kw_only=True):
     """The planner's service settings for running tasks (the learned knobs live in Policy)."""
 
     task_timeout_s: float = 30.0
-    # A dispatched attempt with no result after its timeout plus this grace is presumed lost and re-dispatched.
+    # A dispatched attempt no executor started within this is re-dispatched (TaskReady.start_by); a started one
+    # with no result after its timeout plus the grace is presumed lost and re-dispatched.
+    start_timeout_s: float = 60.0
     lease_grace_s: float = 5.0
     backoff_base_s: float = 1.0
     backoff_max_s: float = 30.0
     # The run deadline when the request gives none.
     default_deadline_s: float = 600.0
     tool_timeouts_s: dict[str, float] = {}
+    # None: the answer is the final tasks' results; a number: the LLM writes it, within this many seconds.
+    synthesis_timeout_s: float | None = None
+    # RunFinished carries task results up to this size; the ids of the rest are listed in ``omitted``.
+    max_observation_bytes: int = 256_000
 
     def timeout_for(self, tool: str) -> float:
         return self.tool_timeouts_s.get(tool, self.task_timeout_s)

@@ -16,8 +16,14 @@ from services.planner.core.scheduling import ExecutionStrategy, SchedulingConfig
 
 DEFAULT_POLICY = Policy()
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+# start_timeout_s equals the task timeout: an attempt no executor reports starting expires when a silent one would.
 CONFIG = SchedulingConfig(
-    task_timeout_s=10.0, lease_grace_s=2.0, backoff_base_s=1.0, backoff_max_s=8.0, default_deadline_s=300.0
+    task_timeout_s=10.0,
+    start_timeout_s=10.0,
+    lease_grace_s=2.0,
+    backoff_base_s=1.0,
+    backoff_max_s=8.0,
+    default_deadline_s=300.0,
 )
 
 

@@ -10,6 +10,7 @@ from schemas import Plan, Policy, RunRequested, Task
 from services.llm.chat import ChatClient
 from services.llm.settings import LlmSettings
 from services.planner.core.errors import PlanError
+from services.planner.core.limits import IntakeLimits
 from services.planner.intake import Intake
 from tests.support.openai_server import API_KEY, LocalServer
 
@@ -30,7 +31,9 @@ def server() -> Iterator[LocalServer]:
 
 
 def intake(chat: ChatClient | None = None) -> Intake:
-    return Intake(known_tools=TOOLS, signatures=None, max_tasks=10, chat=chat, prompt_template=TEMPLATE)
+    return Intake(
+        known_tools=TOOLS, signatures=None, limits=IntakeLimits(max_tasks=10), chat=chat, prompt_template=TEMPLATE
+    )
 
 
 def chat_for(server: LocalServer) -> ChatClient:

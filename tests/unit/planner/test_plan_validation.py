@@ -74,13 +74,16 @@ def test_plan_is_rejected_with_its_line_and_task_when_structure_is_wrong(
 
 def test_description_only_task_is_rejected_when_no_llm_endpoint_is_configured() -> None:
     text = "Task 1: sleep(seconds=1) | Dependencies: none\nTask 2: Explain the result | Dependencies: Task 1"
-    assert str(rejection(text, llm=False)) == "line 2: task 2 has no tool call and no LLM endpoint is configured"
+    assert str(rejection(text, llm=False)) == (
+        "line 2: task 2 is free text (an agent step) and no model is configured: "
+        "set llm.base_url and llm.model, or run genesis llm serve"
+    )
     load_plan(text, known_tools=TOOLS, max_tasks=10, llm_available=True)
 
 
 def test_plan_is_rejected_when_it_has_more_tasks_than_the_maximum() -> None:
     text = "\n".join(f"Task {n}: sleep(seconds=0) | Dependencies: none" for n in range(1, 5))
-    assert str(rejection(text, max_tasks=3)) == "plan has 4 tasks, more than the maximum of 3"
+    assert str(rejection(text, max_tasks=3)) == "plan has 4 tasks, over planner.max_tasks (3)"
 
 
 def test_empty_plan_is_rejected_when_given_as_structured_tasks() -> None:

@@ -107,12 +107,13 @@ def test_task_is_redispatched_when_its_lease_expires_without_a_result() -> None:
     assert state.next_wakeup() == at(24)
 
 
-def test_stale_error_is_ignored_and_a_late_success_wins_when_an_older_attempt_reports_after_a_redispatch() -> None:
+def test_results_of_a_superseded_attempt_are_ignored_when_a_newer_attempt_was_dispatched() -> None:
     state, _ = start(CHAIN_AND_SIDE)
     state.on_tick(at(12))  # attempt 2 of task 1 is now running
     assert state.on_task_finished(error("1", at_s=13, attempt=1), at(13)) == []
-    assert dispatched(state.on_task_finished(ok("1", started_s=0, finished_s=13, attempt=1), at(13))) == ["2"]
-    assert state.on_task_finished(ok("1", started_s=12, finished_s=14, attempt=2), at(14)) == []
+    assert state.on_task_finished(ok("1", started_s=0, finished_s=13, attempt=1), at(13)) == []
+    assert state.tasks["1"].status == "running"
+    assert dispatched(state.on_task_finished(ok("1", started_s=12, finished_s=14, attempt=2), at(14))) == ["2"]
 
 
 def test_task_fails_with_the_lease_reason_when_every_attempt_goes_silent() -> None:
@@ -126,14 +127,16 @@ def test_task_fails_with_the_lease_reason_when_every_attempt_goes_silent() -> No
         occurred_at=at(24),
         task_id="1",
         attempt=2,
-        reason="no result within lease after 2 attempts",
+        reason="no executor started it in time after 2 attempts",
     )
-    assert of_type(events, TaskSkipped)[0].reason == "dependency 1 failed: no result within lease after 2 attempts"
+    assert of_type(events, TaskSkipped)[0].reason == (
+        "dependency 1 failed: no executor started it in time after 2 attempts"
+    )
     assert of_type(events, RunFinished)[0].status == "partial"
 
 
 def test_unfinished_tasks_are_skipped_and_the_run_times_out_when_the_deadline_passes() -> None:
-    config = SchedulingConfig(task_timeout_s=100, lease_grace_s=0)
+    config = SchedulingConfig(task_timeout_s=100, start_timeout_s=100, lease_grace_s=0)
     state, _ = start(CHAIN_AND_SIDE, deadline_s=20, config=config)
     state.on_task_finished(ok("4", started_s=0, finished_s=2), at(2))
     assert state.next_wakeup() == at(20)
@@ -142,7 +145,8 @@ def test_unfinished_tasks_are_skipped_and_the_run_times_out_when_the_deadline_pa
         (task_id, "run deadline of 20s passed") for task_id in ("1", "2", "3")
     ]
     [finished] = of_type(events, RunFinished)
-    assert (finished.status, finished.observations) == ("timed_out", {"4": "result of 4"})
+    # Task 4 is a final task: its result is the answer's, and travels only there.
+    assert (finished.status, finished.answer, finished.observations) == ("timed_out", {"4": "result of 4"}, {})
     assert finished.reason == "run deadline of 20s passed; 1 of 4 tasks succeeded"
     assert state.on_task_finished(ok("1", started_s=0, finished_s=21), at(21)) == []
 

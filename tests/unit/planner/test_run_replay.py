@@ -8,7 +8,7 @@ from datetime import datetime
 
 import msgspec
 
-from schemas import Event, Policy, TaskFinished
+from schemas import Event, Policy, TaskFinished, TaskStarted
 from services.planner.core.journal import TaskRetryScheduled, decode_journal_entry, encode_journal_entry
 from services.planner.core.run import RunState
 from tests.unit.planner.runs import at, counting_ids, error, ok, start
@@ -33,6 +33,10 @@ class JournaledRun:
     def result(self, event: TaskFinished, now: datetime) -> list[Event]:
         return self._record([event], self.state.on_task_finished(event, now))
 
+    def started(self, task_id: str, attempt: int, now: datetime) -> list[Event]:
+        event = TaskStarted(run_id="run-1", task_id=task_id, attempt=attempt, occurred_at=now)
+        return self._record([event], self.state.on_task_started(event, now))
+
     def tick(self, now: datetime) -> list[Event]:
         return self._record([], self.state.on_tick(now))
 
@@ -43,7 +47,8 @@ class JournaledRun:
 
 
 def eventful_run() -> JournaledRun:
-    """Retries, a lost attempt, a duplicate, a stale error and a late success: every kind of journal entry."""
+    """Retries, a lost attempt, a duplicate, a stale error, a superseded success and a started attempt: every kind
+    of journal entry."""
     run = JournaledRun(policy=Policy(max_attempts=3))
     [retry] = run.result(error("1", at_s=1), at(1))
     run.tick(retry.due_at)
@@ -52,7 +57,9 @@ def eventful_run() -> JournaledRun:
     run.tick(at(12))  # tasks 2 and 4 went silent: both re-dispatched
     run.result(error("2", at_s=13, attempt=1), at(13))  # stale: attempt 2 is the live one
     run.result(ok("2", started_s=12, finished_s=14, attempt=2, result=19), at(14))
-    run.result(ok("4", started_s=0, finished_s=15, attempt=1), at(15))  # a late success from the first attempt
+    run.result(ok("4", started_s=0, finished_s=15, attempt=1), at(15))  # superseded: attempt 2 is the live one
+    run.started("4", 2, at(15))
+    run.result(ok("4", started_s=15, finished_s=16, attempt=2), at(16))
     run.result(error("3", at_s=16, retryable=False, message="division by zero"), at(16))
     return run
 
@@ -96,7 +103,11 @@ def test_decisions_lost_in_a_crash_are_made_again_when_the_replayed_run_ticks() 
 def test_history_is_the_journal_without_redeliveries_when_results_come_twice() -> None:
     run = eventful_run()
     ignored = [event for event in run.journal if event not in run.state.history]
-    assert [(event.task_id, event.attempt, event.status) for event in ignored] == [("1", 2, "ok"), ("2", 1, "error")]
+    assert [(event.task_id, event.attempt, event.status) for event in ignored] == [
+        ("1", 2, "ok"),
+        ("2", 1, "error"),
+        ("4", 1, "ok"),
+    ]
     assert RunState.replay(run.state.history) == run.state
 
 
