@@ -51,6 +51,7 @@ from services.planner.runbook import RunBook, decode_journal, group_journal, rep
 from services.planner.settings import PlannerSettings
 from services.planner.synthesis import AnswerSynthesis
 from services.runtime.loops import SupervisedLoops
+from streams.blobs import marker
 from streams.broker import READ_COMMITTED, consumer_options, raw_body
 from streams.catalogue import PLANNER_FINISHED, PLANNER_JOURNAL, POLICY, RUNS_REQUESTED, TASKS_FINISHED, Catalogue
 from streams.inbox import Inbox
@@ -236,7 +237,7 @@ class Planner:
         elif isinstance(event, TaskStarted):
             emitted = state.on_task_started(event, now)
         else:
-            emitted = state.on_task_finished(event, now)
+            emitted = state.on_task_finished(with_result_marker(event), now)
         if len(state.history) > before:  # facts that change nothing (redeliveries, stale attempts) are not journaled
             self._record(state, emitted)
 
@@ -597,3 +598,11 @@ def _cancelled_while_planning(request: RunCancelRequested, source: str) -> RunFi
 def _log_fatal(error: BaseException) -> None:
     # Without a way to end the process (tests), a loop that cannot go on leaves the planner unhealthy.
     log.critical("planner loop stopped for good: %s", error)
+
+
+def with_result_marker(finished: TaskFinished) -> TaskFinished:
+    """A result stored out of band (the executors' claim check) stands in the run as its marker: dependents get the
+    marker in their arguments and the executor that runs them reads the blob back."""
+    if finished.result_ref is None:
+        return finished
+    return msgspec.structs.replace(finished, result=marker(finished.result_ref))

@@ -34,7 +34,10 @@ def parse_call(text: str, *, signatures: Signatures | None = None) -> tuple[str,
     try:
         tree = ast.parse(_quote_bare_references(shown), mode="eval")
     except SyntaxError as error:
-        raise PlanError(f"cannot read tool call {shown!r}: {error.msg}") from None
+        raise PlanError(f"cannot read tool call {_shortened(shown)}: {error.msg}") from None
+    except (RecursionError, MemoryError):
+        # Python's parser recurses per nested operator: 5,000 unary minuses overflow it before any syntax check.
+        raise PlanError(f"tool call {_shortened(shown)} is nested too deeply to read") from None
     call = tree.body
     if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
         raise PlanError(f'{shown!r} is not a call of a tool by name, like search(query="...")')
@@ -49,6 +52,10 @@ def parse_call(text: str, *, signatures: Signatures | None = None) -> tuple[str,
             raise PlanError(f"argument '{keyword.arg}' of {tool} is given twice")
         args[keyword.arg] = _literal(keyword.value, tool, keyword.arg)
     return tool, args
+
+
+def _shortened(text: str, limit: int = 80) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def _positional_names(tool: str, count: int, signatures: Signatures | None) -> list[str]:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from schemas import Plan, Task
 from services.planner.core.errors import PlanError
+from services.planner.core.parse import parse_plan
 from services.planner.core.validate import load_plan, validate_plan
 
 TOOLS = ("calculator", "kb_search", "sleep")
@@ -120,3 +121,13 @@ def test_structured_plan_is_rejected_in_one_line_when_its_arguments_nest_deeper_
     plan = Plan(tasks=(Task(id="a", tool="sleep", args={"seconds": nested}),))
     with pytest.raises(PlanError, match=r"^task a's arguments are nested deeper than 32 levels$"):
         validate_plan(plan, known_tools=TOOLS, max_tasks=64, llm_available=True)
+
+
+def test_deeply_nested_operators_get_a_one_line_plan_error_when_a_tool_call_is_parsed() -> None:
+    for text in (
+        "1. calculator(expression=" + "-" * 5000 + "1)\n2. join()",
+        "Task 1: calculator(expression=" + "-" * 5000 + "1) | Dependencies: none",
+    ):
+        with pytest.raises(PlanError, match="nested too deeply") as raised:
+            parse_plan(text)
+        assert "\n" not in str(raised.value) and len(str(raised.value)) < 300
