@@ -33,7 +33,14 @@ def show(
         print_json(
             {
                 "tasks": [
-                    {"id": t.id, "description": t.description, "tool": t.tool, "args": t.args, "deps": list(t.deps)}
+                    {
+                        "id": t.id,
+                        "description": t.description,
+                        "tool": t.tool,
+                        "kind": "tool" if t.tool else "agent",
+                        "args": t.args,
+                        "deps": list(t.deps),
+                    }
                     for t in plan.tasks
                 ],
                 "levels": dag.levels(),
@@ -50,7 +57,7 @@ def show(
         for task_id in level:
             task = plan.task(task_id)
             after = f"  [dim]after {', '.join(task.deps)}[/]" if task.deps else ""
-            branch.add(f"[cyan]{task_id}[/] {task.tool or 'llm'} {task.description or ''}{after}")
+            branch.add(f"[cyan]{task_id}[/] {task.tool or 'agent step:'} {task.description or ''}{after}")
     console.print(tree)
     console.print(f"critical path: {' -> '.join(dag.critical_path())}")
 
@@ -69,7 +76,8 @@ def parse_file(source: str) -> ParsedPlan:
             known_tools=registry.names(),
             signatures=registry.signatures(),
             max_tasks=settings.max_tasks,
-            llm_available=llm.enabled,
+            # Showing a DAG needs no model: free-text tasks are agent steps, run by a model only at run time.
+            llm_available=True,
         )
     except PlanError as error:
         fail(f"{'stdin' if source == '-' else source}: {error}", code=2)
@@ -78,7 +86,7 @@ def parse_file(source: str) -> ParsedPlan:
 def to_mermaid(parsed: ParsedPlan) -> str:
     lines = ["flowchart LR"]
     for task in parsed.plan.tasks:
-        label = (task.tool or "llm") + (f": {task.description}" if task.description else "")
+        label = (task.tool or "agent step") + (f": {task.description}" if task.description else "")
         lines.append(f'    {_node(task.id)}["{task.id}. {label.replace(chr(34), chr(39))[:60]}"]')
         lines += [f"    {_node(dep)} --> {_node(task.id)}" for dep in task.deps]
     return "\n".join(lines)

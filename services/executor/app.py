@@ -177,7 +177,7 @@ class Executor:
         # Acknowledged while the tool runs; the result is published only after it (same key, so same order).
         started_acknowledged = await self._publisher.send_all([started])
         try:
-            turn, finished = await perform(
+            turns, finished = await perform(
                 task,
                 self._registry,
                 executor=self._name,
@@ -189,11 +189,11 @@ class Executor:
         except Exception as error:
             # A bug outside the tool (the tool's own errors are already results): this task fails, not the process.
             log.exception("%s failed on %s/%s", self._name, task.run_id, task.task_id)
-            turn, finished = None, self._failure(task, f"executor error: {type(error).__name__}: {error}")
-        observe_outcome(turn, finished)
+            turns, finished = [], self._failure(task, f"executor error: {type(error).__name__}: {error}")
+        observe_outcome(turns, finished)
         await started_acknowledged
         try:
-            await self._publisher.publish_all([event for event in (turn, finished) if event is not None])
+            await self._publisher.publish_all([*turns, finished])
         except Exception as error:
             if not is_record_error(error):
                 raise

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from services.llm.settings import LlmSettings
+from services.llm.tracing import traced_chat
 
 RETRYABLE_STATUS = {408, 409, 425, 429}
 
@@ -40,17 +41,29 @@ class ChatClient:
         self._headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
         self._timeout_s = settings.timeout_s
         self._max_tokens = settings.max_tokens
+        self.settings = settings
 
     @classmethod
     def maybe(cls, settings: LlmSettings) -> ChatClient | None:
         """A client when an endpoint is configured, else None (everything that needs one says so)."""
         return cls(settings) if settings.enabled else None
 
-    async def complete(self, prompt: str, system: str | None = None) -> Completion:
+    async def complete(
+        self, prompt: str, system: str | None = None, *, response_format: dict[str, Any] | None = None
+    ) -> Completion:
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+        return await self.chat(messages, response_format=response_format)
+
+    @traced_chat  # a `chat {model}` span with the token usage
+    async def chat(
+        self, messages: list[dict[str, str]], *, response_format: dict[str, Any] | None = None
+    ) -> Completion:
+        """One completion of a conversation; ``response_format`` asks the endpoint to enforce a JSON shape."""
         body: dict[str, Any] = {"model": self.model, "messages": messages}
         if self._max_tokens is not None:
             body["max_tokens"] = self._max_tokens
+        if response_format is not None:
+            body["response_format"] = response_format
         try:
             async with httpx.AsyncClient(timeout=self._timeout_s) as client:
                 response = await client.post(self.url, json=body, headers=self._headers)

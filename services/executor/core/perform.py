@@ -17,7 +17,7 @@ import msgspec
 
 from schemas import TaskFinished, TaskReady, TurnRecorded
 from services.executor.core.limits import TaskLimits, arguments_too_large, clip_error, result_too_large
-from services.executor.tools.registry import ToolError, ToolRegistry, ToolResult, run_tool
+from services.executor.tools.registry import Step, ToolError, ToolRegistry, ToolResult, run_tool
 from streams.blobs import BlobNotFound, BlobStore, holds_markers, resolve_blobs
 
 CHAT_TOOLS = frozenset({"llm"})
@@ -33,7 +33,8 @@ async def perform(
     max_text_bytes: int,
     limits: TaskLimits = DEFAULT_LIMITS,
     blobs: BlobStore | None = None,
-) -> tuple[TurnRecorded, TaskFinished]:
+) -> tuple[list[TurnRecorded], TaskFinished]:
+    """The attempt's turns (one, or one per model and tool call of an agent step) and its TaskFinished."""
     started_at = now()
     clock = time.perf_counter()
     arguments = msgspec.json.encode(task.args)
@@ -68,7 +69,7 @@ async def perform(
             started_at=started_at,
             finished_at=finished_at,
         )
-        return turn, finished
+        return [turn], finished
 
     result, output, ref = outcome
     turn = TurnRecorded(
@@ -89,7 +90,29 @@ async def perform(
         input_tokens=result.input_tokens,
         output_tokens=result.output_tokens,
     )
-    return turn, finished
+    if result.steps:  # an agent step: each of its model and tool calls is a turn of its own
+        return [_step_turn(step, common, max_text_bytes) for step in result.steps], finished
+    return [turn], finished
+
+
+def _step_turn(step: Step, common: dict[str, Any], max_text_bytes: int) -> TurnRecorded:
+    arguments, output = step.arguments.encode(), step.output.encode()
+    return TurnRecorded(
+        **common,
+        operation=step.operation,
+        tool_name=step.tool_name,
+        model=step.model,
+        arguments=_clip(arguments, max_text_bytes),
+        arguments_bytes=len(arguments),
+        output=_clip(output, max_text_bytes),
+        output_bytes=len(output),
+        started_at=step.started_at,
+        latency_s=step.latency_s,
+        status="error" if step.error else "ok",
+        error=step.error,
+        input_tokens=step.input_tokens,
+        output_tokens=step.output_tokens,
+    )
 
 
 async def _outcome(

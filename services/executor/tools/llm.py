@@ -10,16 +10,21 @@ from typing import Any
 
 import msgspec
 
+from services.executor.tools.agent import Agent
 from services.executor.tools.registry import ToolArgumentsError, ToolError, ToolResult, ToolSpec
 from services.llm.chat import ChatClient, ChatError
 
 
-def make_llm(client: ChatClient, timeout_s: float) -> ToolSpec:
+def make_llm(client: ChatClient, timeout_s: float, agent: Agent | None = None) -> ToolSpec:
+    """``agent``: free-text plan tasks (the planner sends them with ``context``) run as agent steps with tools."""
+
     async def llm(prompt: str, system: str | None = None, context: dict[str, Any] | None = None) -> ToolResult:
         if not isinstance(prompt, str) or not prompt.strip():
             raise ToolArgumentsError("llm: argument 'prompt' must be a non-empty string")
         if system is not None and not isinstance(system, str):
             raise ToolArgumentsError("llm: argument 'system' must be a string")
+        if context is not None and agent is not None and system is None:
+            return await agent.run(prompt, context)
         if context:
             # A description-only plan task: the planner passes the results of its dependencies along.
             prompt = (
@@ -41,5 +46,5 @@ def make_llm(client: ChatClient, timeout_s: float) -> ToolSpec:
         name="llm",
         fn=llm,
         description="Ask the configured language model; optional system prompt and results of earlier tasks.",
-        timeout_s=timeout_s + 5,
+        timeout_s=timeout_s + 5 if agent is None else agent.budget_s(timeout_s),
     )

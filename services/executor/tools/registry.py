@@ -13,8 +13,9 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 ENTRY_POINT_GROUP = "genesis.tools"
 DEFAULT_TIMEOUT_S = 30.0
@@ -47,13 +48,31 @@ class ToolTimeoutError(ToolError):
 
 
 @dataclass(frozen=True)
+class Step:
+    """One model call or tool call inside a tool that makes several (an agent step); each becomes a TurnRecorded."""
+
+    operation: Literal["chat", "execute_tool"]
+    tool_name: str
+    arguments: str
+    output: str
+    started_at: datetime
+    latency_s: float
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class ToolResult:
-    """What a call returned; tools that call a model also report its tokens."""
+    """What a call returned; tools that call a model also report its tokens, and the steps when they made several
+    calls (their tokens add up to the totals)."""
 
     value: Any
     input_tokens: int = 0
     output_tokens: int = 0
     model: str | None = None
+    steps: tuple[Step, ...] = ()
 
 
 @dataclass(frozen=True)

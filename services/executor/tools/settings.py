@@ -9,6 +9,7 @@ import msgspec
 
 from configs.settings import load_section
 from services.executor.core.limits import TaskLimits
+from services.executor.tools.agent import AGENT_TOOL_TIMEOUT_S, Agent
 from services.executor.tools.calculator import make_calculator
 from services.executor.tools.http_get import make_http_get
 from services.executor.tools.kb_search import make_kb_search
@@ -81,7 +82,9 @@ def build_registry(
     )
     registry.register(make_sql(open_database(database, kb, sql_limits), sql_limits))
     if llm is not None and llm.enabled:
-        registry.register(make_llm(ChatClient(llm), llm.timeout_s))
+        client = ChatClient(llm)
+        agent = Agent(client, registry, llm.agent_max_tool_calls, AGENT_TOOL_TIMEOUT_S)
+        registry.register(make_llm(client, llm.timeout_s, agent))
     if settings.http_allowlist:
         registry.register(
             make_http_get(settings.http_allowlist, timeout_s=settings.http_timeout_s, max_chars=settings.http_max_chars)

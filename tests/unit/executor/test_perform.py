@@ -18,7 +18,11 @@ def ready(tool: str, **args: object) -> TaskReady:
 
 
 async def run(task: TaskReady, registry: ToolRegistry, max_text_bytes: int = 4096):
-    return await perform(task, registry, executor="executor-7", now=lambda: AT, max_text_bytes=max_text_bytes)
+    turns, finished = await perform(
+        task, registry, executor="executor-7", now=lambda: AT, max_text_bytes=max_text_bytes
+    )
+    (turn,) = turns  # one turn per attempt of a plain tool
+    return turn, finished
 
 
 async def test_reports_the_result_and_a_tool_turn_when_the_tool_succeeds(registry: ToolRegistry) -> None:

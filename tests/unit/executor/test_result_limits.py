@@ -41,9 +41,11 @@ async def echo(value: object) -> object:
 
 
 async def run(task: TaskReady, registry: ToolRegistry, limits: TaskLimits = SMALL, blobs=None):
-    return await perform(
+    turns, finished = await perform(
         task, registry, executor="executor-1", now=lambda: AT, max_text_bytes=100, limits=limits, blobs=blobs
     )
+    (turn,) = turns  # one turn per attempt of a plain tool
+    return turn, finished
 
 
 async def test_fails_without_retry_and_names_both_sizes_when_the_result_is_over_the_limit() -> None:
