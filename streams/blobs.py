@@ -13,8 +13,9 @@ How a reference travels (the contract between executors and the planner):
   who needs the value (a client showing the answer, the planner rendering a result inside text) does the same
   with a ``read`` function of their own store.
 
-Only a local folder is implemented; ``open_blob_store`` refuses other locations (S3 and the like) with a clear
-message rather than pretending.
+Stores: a local folder (``.genesis/blobs``, shared by the executors of one machine) or any S3-compatible bucket
+(``s3://bucket/prefix``: AWS, MinIO, Ceph; ``tools.blob_store_endpoint`` names a non-AWS endpoint, credentials come
+from boto3's usual chain). Other schemes are refused by name.
 """
 
 from __future__ import annotations
@@ -123,12 +124,49 @@ class LocalBlobStore:
         return data
 
 
-def open_blob_store(location: str) -> BlobStore:
-    """The store at ``location``: a folder path. Object stores are not built in yet, and are refused by name."""
+class S3BlobStore:
+    """Blobs as objects named by their hash under ``s3://bucket/prefix`` of any S3-compatible store."""
+
+    def __init__(self, client: Any, bucket: str, prefix: str) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._prefix = prefix.strip("/")
+        self.location = f"s3://{bucket}/{self._prefix}"
+
+    def _key(self, ref: str) -> str:
+        digest = check_ref(ref).removeprefix("sha256:")
+        return f"{self._prefix}/{digest[:2]}/{digest}" if self._prefix else f"{digest[:2]}/{digest}"
+
+    def put(self, data: bytes) -> str:
+        ref = blob_ref(data)
+        # Same content, same key: a second writer of one blob overwrites it with the same bytes.
+        self._client.put_object(Bucket=self._bucket, Key=self._key(ref), Body=data)
+        return ref
+
+    def get(self, ref: str) -> bytes:
+        try:
+            data = self._client.get_object(Bucket=self._bucket, Key=self._key(ref))["Body"].read()
+        except self._client.exceptions.NoSuchKey:
+            raise BlobNotFound(f"blob {ref} is not in {self.location}") from None
+        if blob_ref(data) != ref:
+            raise BlobNotFound(f"blob {ref} in {self.location} is damaged (its content has another hash)")
+        return data
+
+
+def open_blob_store(location: str, *, endpoint_url: str | None = None) -> BlobStore:
+    """The store at ``location``: a folder path, or ``s3://bucket/prefix`` (``endpoint_url`` for non-AWS stores)."""
+    if location.startswith("s3://"):
+        bucket, _, prefix = location.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise ValueError(f"tools.blob_store {location!r}: name a bucket, as in s3://bucket/prefix")
+        try:
+            import boto3
+        except ImportError:
+            raise ValueError(f"tools.blob_store {location!r} needs boto3: uv sync --extra s3") from None
+        return S3BlobStore(boto3.client("s3", endpoint_url=endpoint_url), bucket, prefix)
     if "://" in location and not location.startswith("file://"):
         scheme = location.split("://", 1)[0]
         raise ValueError(
-            f"tools.blob_store {location!r}: {scheme}:// stores are not supported yet; use a folder shared by the "
-            "executors (an S3 bucket mounted as a folder works)"
+            f"tools.blob_store {location!r}: {scheme}:// is not a store; use a folder or s3://bucket/prefix"
         )
     return LocalBlobStore(Path(location.removeprefix("file://")).expanduser().resolve())

@@ -39,8 +39,10 @@ class ToolSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     max_argument_bytes: int = 524_288
     max_result_bytes: int = 524_288
     claim_check: bool = False
-    # A folder every executor can reach (content-addressed files); object stores are not built in yet.
+    # A folder every executor can reach, or s3://bucket/prefix of an S3-compatible store (content-addressed).
     blob_store: str = ".genesis/blobs"
+    # An S3-compatible endpoint (MinIO, Ceph) for an s3:// blob_store; None: AWS, or boto3's own configuration.
+    blob_store_endpoint: str | None = None
     # Per sql call: DuckDB's memory and thread limits, and a time limit that interrupts the query.
     sql_memory_limit: str = "256MB"
     sql_threads: int = 2
@@ -55,7 +57,7 @@ class ToolSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     def open_blobs(self) -> BlobStore | None:
         """The blob store when the claim check is on; None otherwise."""
-        return open_blob_store(self.blob_store) if self.claim_check else None
+        return open_blob_store(self.blob_store, endpoint_url=self.blob_store_endpoint) if self.claim_check else None
 
 
 def load_tool_settings() -> ToolSettings:

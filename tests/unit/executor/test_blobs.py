@@ -45,9 +45,11 @@ def test_says_which_blob_is_missing_when_it_is_not_stored(tmp_path: Path) -> Non
         LocalBlobStore(tmp_path).get("sha256:" + "0" * 64)
 
 
-def test_refuses_an_object_store_by_name_when_one_is_configured() -> None:
-    with pytest.raises(ValueError, match="s3:// stores are not supported yet"):
-        open_blob_store("s3://bucket/results")
+def test_refuses_a_location_that_is_no_store_when_configured() -> None:
+    with pytest.raises(ValueError, match="ftp:// is not a store"):
+        open_blob_store("ftp://host/results")
+    with pytest.raises(ValueError, match="name a bucket"):
+        open_blob_store("s3:///results")
 
 
 @given(JSON)
