@@ -35,8 +35,12 @@ class WarehouseUnavailable(RuntimeError):
     pass
 
 
-def finished_runs(database: Path) -> Iterator[tuple[RunFinished, list[TurnRecorded]]]:
-    """Every finished run in the warehouse with its turns, oldest first."""
+def finished_runs(database: Path | duckdb.DuckDBPyConnection) -> Iterator[tuple[RunFinished, list[TurnRecorded]]]:
+    """Every finished run in the warehouse with its turns, oldest first: from a DuckDB file, or from a connection
+    that has the warehouse's tables (the reader `genesis warehouse sql` uses: snapshots while the writer runs)."""
+    if isinstance(database, duckdb.DuckDBPyConnection):
+        yield from _finished_runs_in(database)
+        return
     if not database.exists():
         raise WarehouseUnavailable(f"no warehouse at {database}: run the warehouse service first, or pass --database")
     try:
@@ -46,11 +50,15 @@ def finished_runs(database: Path) -> Iterator[tuple[RunFinished, list[TurnRecord
             f"cannot open {database} read-only (is the warehouse writer holding it?): {error}"
         ) from None
     with connection:
-        turns: dict[str, list[TurnRecorded]] = defaultdict(list)
-        for row in _rows(connection, TURNS_SQL):
-            turns[row["run_id"]].append(turn_from_row(row))
-        for row in _rows(connection, RUNS_SQL):
-            yield run_from_row(row), turns.pop(row["run_id"], [])
+        yield from _finished_runs_in(connection)
+
+
+def _finished_runs_in(connection: duckdb.DuckDBPyConnection) -> Iterator[tuple[RunFinished, list[TurnRecorded]]]:
+    turns: dict[str, list[TurnRecorded]] = defaultdict(list)
+    for row in _rows(connection, TURNS_SQL):
+        turns[row["run_id"]].append(turn_from_row(row))
+    for row in _rows(connection, RUNS_SQL):
+        yield run_from_row(row), turns.pop(row["run_id"], [])
 
 
 def run_from_row(row: dict[str, Any]) -> RunFinished:

@@ -35,7 +35,7 @@ CONFIG_OPTION = typer.Option(DEFAULT_TRAINER_CONFIG, "--config", help="The train
 @app.command()
 def run(
     episodes: int | None = typer.Option(
-        None, "--episodes", min=1, help="Search episodes [default: algorithm.episodes]."
+        None, "--episodes", min=1, help="Search episodes (default: algorithm.episodes)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print only the result as JSON."),
     publish: bool = typer.Option(False, "--publish", help="Send the learned policy to the planners over Kafka."),
@@ -107,7 +107,9 @@ def run(
 
 @app.command()
 def backfill(
-    database: Path | None = typer.Option(None, help="The warehouse's DuckDB file [default: from warehouse.dir]."),
+    database: Path | None = typer.Option(
+        None, help="A warehouse DuckDB file no writer holds (default: warehouse.dir, or its snapshots while it runs)."
+    ),
     out: Path | None = typer.Option(None, help="Also write every rollout with its spans here, one JSON per line."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     config_file: Path = CONFIG_OPTION,
@@ -118,15 +120,20 @@ def backfill(
 
     config = load_trainer_config(config_file)
     checker = load_checker(config.reward.checker)
-    path = database or load_warehouse_settings().database_path
     _quiet_agent_lightning()
     from services.trainer.backfill import WarehouseUnavailable
     from services.trainer.lightning.history import record_history
+    from services.warehouse import query
 
     try:
-        rewards, exported = asyncio.run(record_history(path, config, checker, out))
-    except WarehouseUnavailable as error:
-        fail(str(error))
+        if database is not None:
+            rewards, exported = asyncio.run(record_history(database, config, checker, out))
+        else:
+            # The reader analysts use: the file read-only, or its Parquet snapshots while the warehouse writes it.
+            with query.open_reader(load_warehouse_settings()) as reader:
+                rewards, exported = asyncio.run(record_history(reader.connection, config, checker, out))
+    except (WarehouseUnavailable, query.WarehouseUnavailable) as error:
+        fail(str(error), hint="start the warehouse (genesis up), or pass --database FILE")
     summary = {
         "traces": len(rewards),
         "mean_reward": round(statistics.fmean(rewards), 6) if rewards else None,

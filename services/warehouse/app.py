@@ -23,6 +23,7 @@ from datetime import date
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from services.runtime.health import tasks_running
 from services.warehouse.core.batch import Batch, Partition
 from services.warehouse.core.prepare import PreparedBatch
 from services.warehouse.settings import WarehouseSettings
@@ -31,6 +32,7 @@ from services.warehouse.store import WarehouseStore
 from services.warehouse.writer import BatchWriter
 from streams.broker import consumer_options
 from streams.catalogue import Catalogue
+from streams.connection import client_options
 from streams.inbox import Inbox
 from streams.rebalance import RebalanceHooks
 
@@ -88,16 +90,39 @@ class Warehouse:
             "pii_replaced": self._writer.pii_replaced,
         }
 
+    def lag(self) -> dict[str, int]:
+        """Per topic, the events Kafka holds past what is stored (as of the consumer's last fetch), for metrics."""
+        lag: dict[str, int] = {}
+        if self._consumer is None:
+            return lag
+        stored = self._writer.stored_offsets
+        for partition in list(self._consumer.assignment()):
+            high = self._consumer.highwater(partition)
+            done = stored.get((partition.topic, partition.partition))
+            if high is not None and done is not None:  # both known once a batch of the partition is stored
+                lag[partition.topic] = lag.get(partition.topic, 0) + max(0, high - done)
+        return lag
+
+    def loops_running(self) -> bool:
+        """For /healthz: consuming and snapshotting go on (both end only on stop or a failed batch)."""
+        return not self._failed and tasks_running(self._consuming, self._snapshotting)
+
     async def start(self) -> None:
         await self._writer.start()
         options = consumer_options(self._settings.group_id)
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
+            **client_options(self._bootstrap),
             client_id=self._name,
             enable_auto_commit=False,
             **{
                 key: options[key]
-                for key in ("group_id", "auto_offset_reset", "heartbeat_interval_ms", "session_timeout_ms")
+                for key in (
+                    "group_id",
+                    "auto_offset_reset",
+                    "isolation_level",
+                    "heartbeat_interval_ms",
+                    "session_timeout_ms",
+                )
             },
         )
         self._consumer.subscribe(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from faststream import FastStream
 
+from services.runtime.observe import observe
 from services.runtime.service import ServiceContext
+from services.warehouse import metrics as warehouse_metrics
 from services.warehouse.app import Warehouse
 from services.warehouse.preparing import Preparer, ProcessPreparer, ThreadPreparer, build_scrubber
 from services.warehouse.settings import WarehouseSettings, load_warehouse_settings
@@ -46,6 +48,9 @@ def build(name: str) -> FastStream:
         on_ready=context.heartbeat.start,
     )
     context.heartbeat.report(warehouse.figures)
+    observe(app, context, service="warehouse", metrics_port=settings.metrics_port)
+    context.heartbeat.watch("consume and snapshot loops", warehouse.loops_running)
+    warehouse_metrics.watch(warehouse)
     app.on_startup(context.ensure_topics)
     app.after_startup(warehouse.start)
     app.on_shutdown(warehouse.stop)

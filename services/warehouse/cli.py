@@ -61,9 +61,9 @@ def list_runs(
 
 def runs_table(result: QueryResult) -> Table:
     """The runs list for people: the id whole on one line (it is what runs show takes), long words folded."""
-    shown = ("run_id", "status", "tasks", "makespan_s", "speedup", "job")
-    columns = [column for column in shown if column in result.columns]
-    runs = table(*columns, whole=("run_id", "status", "tasks", "makespan_s", "speedup"))
+    headers = {"run_id": "run id", "status": "status", "tasks": "tasks", "makespan_s": "makespan", "speedup": "speedup"}
+    columns = [column for column in (*headers, "job") if column in result.columns]
+    runs = table(*(headers.get(column, column) for column in columns), whole=tuple(headers.values()))
     for record in result.records():
         runs.add_row(*("" if record[column] is None else str(record[column]) for column in columns))
     return runs

@@ -93,7 +93,8 @@ def snapshot_reader(root: Path, source: str) -> Reader:
             pattern = str(files).replace("'", "''")
             connection.execute(
                 f"CREATE VIEW {spec.name} AS SELECT * FROM read_parquet('{pattern}', "
-                "hive_partitioning = true, hive_types = {'day': DATE})"
+                # union_by_name: days snapshotted before a column was added (trace ids) read as nulls there.
+                "hive_partitioning = true, hive_types = {'day': DATE}, union_by_name = true)"
             )
         else:
             connection.register("empty", spec.schema.empty_table())

@@ -14,6 +14,8 @@ DATABASE_FILE = "warehouse.duckdb"
 class WarehouseSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     # The warehouse's own consumer group. Its offsets live in DuckDB; the ones committed to Kafka only feed lag tools.
     group_id: str = "genesis-warehouse"
+    # Prometheus metrics on /metrics and health on /healthz (0: any free port, shown by `genesis status`).
+    metrics_port: int = 9403
     # Holds the DuckDB file, the Parquet snapshots and the rendered timelines.
     dir: str = ".genesis/warehouse"
     # A batch is written in one transaction when it holds this many events, or when its oldest has waited this

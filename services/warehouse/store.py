@@ -155,3 +155,5 @@ def _migrate(connection: duckdb.DuckDBPyConnection) -> None:
     ).fetchone()
     if found and found[0]:  # task_attempts was a table; it is now a view over task_dispatches and task_ends
         connection.execute(script("migrate_task_attempts.sql"))
+    # Trace and span ids came later; they end the tables, where ADD COLUMN puts them in a file written before.
+    connection.execute(script("migrate_trace_ids.sql"))

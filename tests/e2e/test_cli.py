@@ -29,6 +29,7 @@ def genesis(kafka_bootstrap: str, tmp_path: Path) -> Iterator:
         "GENESIS_RUNTIME_STATE_DIR": str(tmp_path / "state"),
         "GENESIS_WAREHOUSE_GROUP_ID": f"{prefix}-warehouse",
         "GENESIS_WAREHOUSE_DIR": str(tmp_path / "warehouse"),
+        "GENESIS_CONSOLE_PORT": "0",  # `genesis up` starts the web console: any free port, never a taken 8080
         "GENESIS_TOOLS_KB_LATENCY_S": "0",
     }
 
@@ -69,13 +70,15 @@ def test_user_runs_a_plan_through_background_services_when_the_system_is_up(gene
     outcome = json.loads(submitted.stdout)
     assert outcome["status"] == "succeeded"
     assert outcome["answer"] == 1.239
-    assert set(outcome["observations"]) == {"1", "2", "3"}
+    assert set(outcome["observations"]) == {"1", "2"}  # the final task's result travels once, as the answer
     assert {"makespan_s", "sequential_s", "critical_path_s", "speedup"} <= set(outcome["metrics"])
 
     plan.write_text(
         "Task 1: sleep(seconds=0) | Dependencies: Task 2\nTask 2: sleep(seconds=0) | Dependencies: Task 1\n"
     )
-    rejected = json.loads(genesis("submit", "--plan", str(plan), "--wait", "--json").stdout)
+    submitted = genesis("submit", "--plan", str(plan), "--wait", "--json")
+    assert submitted.returncode == 1, submitted.stderr  # as without --json: the run did not succeed
+    rejected = json.loads(submitted.stdout)
     assert rejected["status"] == "rejected" and "cycle: 1 -> 2 -> 1" in rejected["reason"]
 
     stopped = genesis("down")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+
 from services.trainer.backfill import finished_runs
 from services.trainer.core.traces import scored_trace
 from services.trainer.core.trajectory import Checker
@@ -12,7 +14,7 @@ from services.trainer.settings import TrainerConfig
 
 
 async def record_history(
-    database: Path, config: TrainerConfig, checker: Checker, out: Path | None
+    database: Path | duckdb.DuckDBPyConnection, config: TrainerConfig, checker: Checker, out: Path | None
 ) -> tuple[list[float], int | None]:
     """Each run's reward, in the order recorded, and how many rollouts went to ``out`` (None: no export)."""
     log = RolloutLog(make_store(config.store))

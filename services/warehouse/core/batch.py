@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from schemas import AnyEvent, UndecodableEvent, UnknownEvent, decode_event
+from streams.tracing import traceparent_of
 
 Partition = tuple[str, int]  # (topic, partition)
 
@@ -25,6 +26,7 @@ class Record(Protocol):
     value: bytes | None
     timestamp: int  # milliseconds since the epoch
     key: bytes | None
+    headers: Any  # aiokafka: a sequence of (name, bytes) pairs
 
 
 class RawRecord(NamedTuple):
@@ -39,7 +41,8 @@ class RawRecord(NamedTuple):
     key: bytes | None
 
 
-RecordRow = tuple[str, int, int, bytes, int, bytes | None]  # the fields of RawRecord, in order
+# The fields of RawRecord, in order, then the record's W3C traceparent header (its trace and span ids are stored).
+RecordRow = tuple[str, int, int, bytes, int, bytes | None, bytes | None]
 
 
 class Ingested(NamedTuple):  # a tuple: one is made per event, and a frozen dataclass costs several times more
@@ -50,6 +53,7 @@ class Ingested(NamedTuple):  # a tuple: one is made per event, and a frozen data
     partition: int
     offset: int
     timestamp_ms: int
+    traceparent: bytes | None  # the W3C trace context the producer sent, if any
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,15 @@ class Batch:
         self.next_offsets[(record.topic, record.partition)] = record.offset + 1
         if record.value is not None:  # a tombstone on a compacted topic: only the offset moves on
             self.records.append(
-                (record.topic, record.partition, record.offset, record.value, record.timestamp, record.key)
+                (
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    record.value,
+                    record.timestamp,
+                    record.key,
+                    traceparent_of(getattr(record, "headers", None)),
+                )
             )
 
     def drop(self, partitions: set[Partition]) -> None:
@@ -103,7 +115,7 @@ def decode_records(rows: list[RecordRow]) -> tuple[list[Ingested], list[DeadLett
     """
     ingested: list[Ingested] = []
     dead_letters: list[DeadLetter] = []
-    for topic, partition, offset, value, timestamp, key in rows:
+    for topic, partition, offset, value, timestamp, key, traceparent in rows:
         try:
             event = decode_event(value)
         except UndecodableEvent as error:
@@ -112,7 +124,16 @@ def decode_records(rows: list[RecordRow]) -> tuple[list[Ingested], list[DeadLett
             )
             continue
         ingested.append(
-            Ingested(_event_id(event, topic, partition, offset), event, value, topic, partition, offset, timestamp)
+            Ingested(
+                _event_id(event, topic, partition, offset),
+                event,
+                value,
+                topic,
+                partition,
+                offset,
+                timestamp,
+                traceparent,
+            )
         )
     return ingested, dead_letters
 

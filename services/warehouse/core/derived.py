@@ -69,13 +69,16 @@ class DerivedRows:
         # Per attempt (run_id, task_id, attempt), the first report of its dispatch and of its end.
         self.task_dispatches: dict[tuple[str, str, int], tuple[Any, ...]] = {}
         self.task_ends: dict[tuple[str, str, int], tuple[Any, ...]] = {}
+        self.trace: tuple[str | None, str | None] = (None, None)
         self.appended: dict[str, list[tuple[Any, ...]]] = {
             spec.name: [] for spec in (TURNS, TASKS, TASK_DEPENDENCIES, TASK_SKIPS, REWARDS, POLICIES)
         }
 
-    def add(self, event: Any) -> None:
+    def add(self, event: Any, trace: tuple[str | None, str | None] = (None, None)) -> None:
+        """``trace``: the (trace id, span id) the event was published in, for the rows that keep them."""
         mapper = _MAPPERS.get(type(event))
         if mapper is not None:
+            self.trace = trace
             mapper(self, event)
 
     def tables(self) -> dict[str, pa.Table]:
@@ -232,6 +235,7 @@ def _turn_recorded(rows: DerivedRows, event: TurnRecorded) -> None:
             event.error,
             event.executor or None,
             day_of(event.started_at or event.occurred_at),
+            *rows.trace,
         )
     )
 

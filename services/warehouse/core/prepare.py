@@ -18,6 +18,7 @@ from services.warehouse.core.batch import Batch, DeadLetter, Ingested, Partition
 from services.warehouse.core.derived import DerivedRows
 from services.warehouse.core.rows import event_row
 from services.warehouse.core.tables import EVENTS, KAFKA_OFFSETS
+from streams.tracing import trace_ids
 
 
 class EventScrubber(Protocol):
@@ -77,8 +78,8 @@ def _derive_only(pairs: list[tuple[Ingested, Any]], event_ids: Collection[str]) 
 
 def derive(pairs: list[tuple[Ingested, Any]]) -> dict[str, pa.Table]:
     rows = DerivedRows()
-    for _, event in pairs:
-        rows.add(event)
+    for item, event in pairs:
+        rows.add(event, trace_ids(item.traceparent))
     return rows.tables()
 
 

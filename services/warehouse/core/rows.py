@@ -12,6 +12,7 @@ import msgspec
 
 from schemas import EVENT_TYPES, UnknownEvent, encode_event
 from services.warehouse.core.batch import Ingested
+from streams.tracing import trace_ids
 
 _json_encoder = msgspec.json.Encoder()
 _TAGS = {event_type: event_type.__struct_config__.tag for event_type in EVENT_TYPES}
@@ -41,6 +42,7 @@ def event_row(item: Ingested, event: Any) -> tuple[Any, ...]:
             item.offset,
             item.body if unchanged else _json_encoder.encode(event.raw),
             day_of(occurred_at),
+            *trace_ids(item.traceparent),
         )
     return (
         item.event_id,
@@ -54,6 +56,7 @@ def event_row(item: Ingested, event: Any) -> tuple[Any, ...]:
         item.offset,
         item.body if unchanged else encode_event(event),
         day_of(event.occurred_at),
+        *trace_ids(item.traceparent),
     )
 
 

@@ -60,6 +60,9 @@ EVENTS = spec(
     ("kafka_offset", BIG),
     ("payload", JSON),
     ("day", DAY),
+    # The W3C trace context the event was published in (hex): the run's trace, the span that published it.
+    ("trace_id", TEXT),
+    ("span_id", TEXT),
 )
 RUNS = spec(
     "runs",
@@ -139,6 +142,8 @@ TURNS = spec(
     ("error", TEXT),
     ("executor", TEXT),
     ("day", DAY),
+    ("trace_id", TEXT),
+    ("span_id", TEXT),
 )
 TASKS = spec(
     "tasks",

@@ -16,7 +16,9 @@ CREATE TABLE IF NOT EXISTS events (
     kafka_partition INTEGER NOT NULL,
     kafka_offset    BIGINT NOT NULL,
     payload         JSON NOT NULL,         -- the whole event as JSON, text fields scrubbed
-    day             DATE NOT NULL
+    day             DATE NOT NULL,
+    trace_id        VARCHAR,               -- the W3C trace the event was published in: one per run
+    span_id         VARCHAR                -- the span that published it (hex); both null when none was sent
 );
 
 CREATE TABLE IF NOT EXISTS runs (
@@ -100,7 +102,9 @@ CREATE TABLE IF NOT EXISTS turns (
     status          VARCHAR NOT NULL,      -- ok | error
     error           VARCHAR,
     executor        VARCHAR,
-    day             DATE NOT NULL
+    day             DATE NOT NULL,
+    trace_id        VARCHAR,               -- as in events: the run's trace, and the span that published the turn
+    span_id         VARCHAR
 );
 
 CREATE TABLE IF NOT EXISTS tasks (

@@ -24,6 +24,21 @@ SELECT
 FROM task_dispatches AS d
 FULL JOIN task_ends AS e USING (run_id, task_id, attempt);
 
+-- When each attempt started on an executor (TaskStarted) and how long it waited in Kafka after its dispatch.
+-- Read from the events table: an executor that restarts may announce an attempt twice, and both starts are shown.
+CREATE OR REPLACE VIEW task_starts AS
+SELECT
+    run_id,
+    payload->>'task_id' AS task_id,
+    CAST(payload->>'attempt' AS INTEGER) AS attempt,
+    payload->>'executor' AS executor,
+    CAST(payload->>'dispatched_at' AS TIMESTAMPTZ) AS dispatched_at,
+    occurred_at AS started_at,
+    epoch(occurred_at - CAST(payload->>'dispatched_at' AS TIMESTAMPTZ)) AS queue_s,
+    day
+FROM events
+WHERE type = 'TaskStarted.v1';
+
 -- Latency of finished attempts per tool, as the executors measured it.
 CREATE OR REPLACE VIEW tool_latency AS
 SELECT

@@ -60,7 +60,7 @@ def test_bare_pid_files_are_not_trusted_when_read(tmp_path: Path, sleeper: subpr
     assert read_record(tmp_path / "old.pid") is None
 
 
-def test_stop_recorded_under_stops_only_its_folders_matching_records(tmp_path: Path) -> None:
+def test_stop_recorded_under_stops_only_its_own_processes_when_a_pid_belongs_to_another(tmp_path: Path) -> None:
     ours = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", MARKER])
     theirs = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "someone-else"])
     try:

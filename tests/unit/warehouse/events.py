@@ -37,6 +37,7 @@ class FakeRecord:
     value: bytes | None
     timestamp: int = 1_772_355_600_000
     key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 def at(seconds: float) -> datetime:
