@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 from deploy.processes import running
@@ -19,28 +20,39 @@ from streams.catalogue import Catalogue
 COMMAND_TIMEOUT_S = 180
 
 
+def stack_environment(
+    bootstrap: str, prefix: str, folder: Path, *, inherit: Mapping[str, str] = os.environ, **overrides: str
+) -> dict[str, str]:
+    """The environment that gives `genesis` commands topics, consumer groups, state, ports and a warehouse of their
+    own under ``folder``, against the broker at ``bootstrap``; ``overrides`` are more GENESIS_* settings."""
+    return {
+        **inherit,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "GENESIS_KAFKA_TOPIC_PREFIX": prefix,
+        "GENESIS_PLANNER_GROUP_ID": f"{prefix}-planner",
+        "GENESIS_EXECUTOR_GROUP_ID": f"{prefix}-executors",
+        "GENESIS_WAREHOUSE_GROUP_ID": f"{prefix}-warehouse",
+        "GENESIS_RUNTIME_STATE_DIR": str(folder / "state"),
+        "GENESIS_WAREHOUSE_DIR": str(folder / "warehouse"),
+        "GENESIS_TOOLS_KB_LATENCY_S": "0",
+        # Any free port: a stack of our own never collides with one someone else runs on this machine.
+        "GENESIS_PLANNER_METRICS_PORT": "0",
+        "GENESIS_EXECUTOR_METRICS_PORT": "0",
+        "GENESIS_WAREHOUSE_METRICS_PORT": "0",
+        "GENESIS_TRAINER_METRICS_PORT": "0",
+        "GENESIS_CONSOLE_PORT": "0",
+        "GENESIS_LLM_LOCAL_PORT": "0",
+        **overrides,
+    }
+
+
 class IsolatedStack:
     def __init__(self, bootstrap: str, folder: Path, *, prefix: str | None = None) -> None:
         self.bootstrap = bootstrap
         self.prefix = prefix or f"bench{uuid.uuid4().hex[:8]}"
         self.catalogue = Catalogue(prefix=self.prefix)
         self.run_dir = folder / "state" / "run"
-        self.env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "GENESIS_KAFKA_TOPIC_PREFIX": self.prefix,
-            "GENESIS_PLANNER_GROUP_ID": f"{self.prefix}-planner",
-            "GENESIS_EXECUTOR_GROUP_ID": f"{self.prefix}-executors",
-            "GENESIS_RUNTIME_STATE_DIR": str(folder / "state"),
-            "GENESIS_WAREHOUSE_GROUP_ID": f"{self.prefix}-warehouse",
-            "GENESIS_WAREHOUSE_DIR": str(folder / "warehouse"),
-            "GENESIS_TOOLS_KB_LATENCY_S": "0",
-            # Any free port: a stack of our own never collides with one someone else runs on this machine.
-            "GENESIS_PLANNER_METRICS_PORT": "0",
-            "GENESIS_EXECUTOR_METRICS_PORT": "0",
-            "GENESIS_WAREHOUSE_METRICS_PORT": "0",
-            "GENESIS_CONSOLE_PORT": "0",
-        }
+        self.env = stack_environment(bootstrap, self.prefix, folder)
 
     def genesis(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -201,7 +201,8 @@ class Planner:
             self._held[record.partition] = max(record.offset, self._held.get(record.partition, -1))
         else:
             self._pending.consumed(TopicPartition(record.topic, record.partition), record.offset)
-        self._dirty.set()
+        if delivery is None or not isinstance(delivery.event, TaskStarted):
+            self._dirty.set()  # a start's offset and journal ride on the next flush (see _apply)
 
     async def on_policy(self, body: bytes, message: KafkaMessage) -> None:
         await self._inbox.handle(message, self._adopt_policy, expect=(PolicyUpdated,))
@@ -239,7 +240,9 @@ class Planner:
         else:
             emitted = state.on_task_finished(with_result_marker(event), now)
         if len(state.history) > before:  # facts that change nothing (redeliveries, stale attempts) are not journaled
-            self._record(state, emitted)
+            # A start that unlocks nothing can wait for the next flush: a transaction of its own would hold back the
+            # result that follows it (zero-latency tools finish within the same millisecond).
+            self._record(state, emitted, urgent=not isinstance(event, TaskStarted) or bool(emitted))
 
     def _start_run(self, request: RunRequested, partition: int) -> None:
         if self.runs.known(request.run_id) or request.run_id in self._drafting:
@@ -317,11 +320,12 @@ class Planner:
         self._pending.events.append(rejection)
         self._dirty.set()
 
-    def _record(self, state: RunState, emitted: list) -> None:
-        """Queue the run's journal and what it emitted for the next flush, and start the answer stage when the run
-        asks for it."""
+    def _record(self, state: RunState, emitted: list, *, urgent: bool = True) -> None:
+        """Queue the run's journal and what it emitted for the next flush (at once when ``urgent``, else with the
+        next one or after a loop beat), and start the answer stage when the run asks for it."""
         self._pending.record(state, emitted)
-        self._dirty.set()
+        if urgent:
+            self._dirty.set()
         self._wake.set()  # a retry or lease may now be due before anything the ticker waits for
         if any(isinstance(event, AnswerRequested) for event in emitted):
             self._start_synthesis(state.run_id)
@@ -451,7 +455,7 @@ class Planner:
     async def _flush_step(self) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._dirty.wait(), self.loops.beat_s)
-        if not self._dirty.is_set():
+        if not self._dirty.is_set() and not self._pending:
             return
         self._dirty.clear()
         try:

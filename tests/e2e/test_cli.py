@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -11,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from services.bench.stack import stack_environment
 
 pytestmark = pytest.mark.kafka
 COMMAND_TIMEOUT_S = 180
@@ -20,18 +21,7 @@ COMMAND_TIMEOUT_S = 180
 def genesis(kafka_bootstrap: str, tmp_path: Path) -> Iterator:
     """Runs `genesis ...` against the test broker with topics, groups and state of its own."""
     prefix = f"cli{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "GENESIS_KAFKA_TOPIC_PREFIX": prefix,
-        "GENESIS_PLANNER_GROUP_ID": f"{prefix}-planner",
-        "GENESIS_EXECUTOR_GROUP_ID": f"{prefix}-executors",
-        "GENESIS_RUNTIME_STATE_DIR": str(tmp_path / "state"),
-        "GENESIS_WAREHOUSE_GROUP_ID": f"{prefix}-warehouse",
-        "GENESIS_WAREHOUSE_DIR": str(tmp_path / "warehouse"),
-        "GENESIS_CONSOLE_PORT": "0",  # `genesis up` starts the web console: any free port, never a taken 8080
-        "GENESIS_TOOLS_KB_LATENCY_S": "0",
-    }
+    env = stack_environment(kafka_bootstrap, prefix, tmp_path)
 
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

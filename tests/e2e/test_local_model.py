@@ -25,6 +25,7 @@ import pytest
 from faststream.kafka.annotations import KafkaMessage
 
 from schemas import RunFinished, RunRejected, TurnRecorded, decode_event
+from services.bench.stack import stack_environment
 from services.client import GenesisClient
 from services.executor.tools import ToolSettings, build_registry
 from services.llm.chat import ChatClient
@@ -242,22 +243,17 @@ def test_genesis_up_serves_the_local_model_and_runs_agent_steps_with_it_when_no_
     if not extra_installed():
         pytest.fail(f"this test needs the real local model: {INSTALL_HINT}", pytrace=False)
     prefix = catalogue.prefix
-    env = {
-        **{key: value for key, value in os.environ.items() if not key.startswith("GENESIS_LLM_")},
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "GENESIS_KAFKA_TOPIC_PREFIX": prefix,
-        "GENESIS_PLANNER_GROUP_ID": f"{prefix}-planner",
-        "GENESIS_EXECUTOR_GROUP_ID": f"{prefix}-executors",
-        "GENESIS_RUNTIME_STATE_DIR": str(tmp_path / "state"),
-        "GENESIS_WAREHOUSE_GROUP_ID": f"{prefix}-warehouse",
-        "GENESIS_WAREHOUSE_DIR": str(tmp_path / "warehouse"),
-        "GENESIS_CONSOLE_PORT": "0",
-        "GENESIS_LLM_LOCAL_PORT": "0",  # any free port: never one a concurrent `genesis up` holds
-        "GENESIS_PLANNER_TASK_TIMEOUT_S": "300",
-        "GENESIS_PLANNER_MAX_ATTEMPTS": "1",
-        "GENESIS_LLM_TIMEOUT_S": "240",
-        "GENESIS_LLM_MAX_TOKENS": "256",
-    }
+    without_model_settings = {key: value for key, value in os.environ.items() if not key.startswith("GENESIS_LLM_")}
+    env = stack_environment(
+        kafka_bootstrap,
+        prefix,
+        tmp_path,
+        inherit=without_model_settings,
+        GENESIS_PLANNER_TASK_TIMEOUT_S="300",
+        GENESIS_PLANNER_MAX_ATTEMPTS="1",
+        GENESIS_LLM_TIMEOUT_S="240",
+        GENESIS_LLM_MAX_TOKENS="256",
+    )
     plan = tmp_path / "plan.txt"
     plan.write_text(SEED_PLANS["seed-docstring"])
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.bench.stack import stack_environment
 from services.cli.status_report import scrape
 from services.runtime.health import Heartbeat, read_health
 from services.runtime.metrics import MetricsServer, health_report
@@ -125,25 +125,13 @@ def stack(
 ) -> Iterator[tuple[Callable[..., subprocess.CompletedProcess[str]], dict]]:
     """`genesis ...` against the test broker, with topics, groups, state, ports and span files of its own."""
     prefix = f"obs{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "GENESIS_KAFKA_TOPIC_PREFIX": prefix,
-        "GENESIS_PLANNER_GROUP_ID": f"{prefix}-planner",
-        "GENESIS_EXECUTOR_GROUP_ID": f"{prefix}-executors",
-        "GENESIS_WAREHOUSE_GROUP_ID": f"{prefix}-warehouse",
-        "GENESIS_RUNTIME_STATE_DIR": str(tmp_path / "state"),
-        "GENESIS_WAREHOUSE_DIR": str(tmp_path / "warehouse"),
-        "GENESIS_TOOLS_KB_LATENCY_S": "0",
-        "GENESIS_TELEMETRY_SPAN_DIR": str(tmp_path / "spans"),
-        "GENESIS_TELEMETRY_METRICS_HOST": "127.0.0.1",
-        # Other tests may hold the default ports: every service on a free one, found through `genesis status`.
-        "GENESIS_PLANNER_METRICS_PORT": "0",
-        "GENESIS_EXECUTOR_METRICS_PORT": "0",
-        "GENESIS_WAREHOUSE_METRICS_PORT": "0",
-        "GENESIS_TRAINER_METRICS_PORT": "0",
-        "GENESIS_CONSOLE_PORT": "0",
-    }
+    env = stack_environment(
+        kafka_bootstrap,
+        prefix,
+        tmp_path,
+        GENESIS_TELEMETRY_SPAN_DIR=str(tmp_path / "spans"),
+        GENESIS_TELEMETRY_METRICS_HOST="127.0.0.1",
+    )
 
     def genesis(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

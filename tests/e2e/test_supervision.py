@@ -4,7 +4,6 @@ restart), a service that cannot start is given up on with a clear message, and `
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from deploy.processes import kill
+from services.bench.stack import stack_environment
 from services.runtime.settings import RuntimeSettings
 from services.runtime.supervisor import Supervisor
 
@@ -27,24 +27,13 @@ RESTART_S = 90
 def genesis(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Callable[..., subprocess.CompletedProcess[str]]]:
     """Runs `genesis ...` against the test broker with topics, groups and state of its own."""
     prefix = f"sup{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "GENESIS_KAFKA_TOPIC_PREFIX": prefix,
-        "GENESIS_PLANNER_GROUP_ID": f"{prefix}-planner",
-        "GENESIS_EXECUTOR_GROUP_ID": f"{prefix}-executors",
-        "GENESIS_WAREHOUSE_GROUP_ID": f"{prefix}-warehouse",
-        "GENESIS_WAREHOUSE_DIR": str(tmp_path / "warehouse"),
-        "GENESIS_RUNTIME_STATE_DIR": str(tmp_path / "state"),
-        "GENESIS_RUNTIME_RESTART_BACKOFF_BASE_S": "0.2",
-        "GENESIS_RUNTIME_RESTART_GIVE_UP_AFTER": "3",
-        "GENESIS_TOOLS_KB_LATENCY_S": "0",
-        # Any free ports: other stacks (other tests, a developer's own) may hold the configured ones.
-        "GENESIS_PLANNER_METRICS_PORT": "0",
-        "GENESIS_EXECUTOR_METRICS_PORT": "0",
-        "GENESIS_WAREHOUSE_METRICS_PORT": "0",
-        "GENESIS_CONSOLE_PORT": "0",
-    }
+    env = stack_environment(
+        kafka_bootstrap,
+        prefix,
+        tmp_path,
+        GENESIS_RUNTIME_RESTART_BACKOFF_BASE_S="0.2",
+        GENESIS_RUNTIME_RESTART_GIVE_UP_AFTER="3",
+    )
 
     def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
