@@ -21,7 +21,7 @@ from services.trainer.lightning.sqlite_store import SqliteLightningStore
 from services.trainer.lightning.store import final_reward
 from services.trainer.settings import CollectorConfig
 from streams.broker import consumer_options, make_broker
-from streams.catalogue import REWARDS, Catalogue
+from streams.catalogue import REWARDS, RUNS_FINISHED, TURNS, Catalogue
 from streams.outbox import EventPublisher
 from streams.settings import KafkaSettings
 
@@ -190,3 +190,57 @@ async def test_trainer_restart_loses_no_waiting_turn_and_records_no_run_twice_wh
         spans = await store.query_spans(assigned.rollout_id)
         assert [span.name for span in spans].count("execute_tool calculator") == 2  # its turns survived the restart
         await store.close()
+
+
+TRAINER_POISON = {
+    "not-json": b"\xff\xfe not json",
+    "empty": b"",
+    "json-array": b"[1, 2, 3]",
+    "missing-fields": b'{"type": "RunFinished.v1"}',
+    "wrong-field-type": b'{"type": "TurnRecorded.v1", "run_id": "r", "task_id": "1", "tool_name": 7}',
+    "deeply-nested": b'{"type": "RunFinished.v1", "run_id": "r", "status": "succeeded", "answer": '
+    + b"[" * 50_000
+    + b"]" * 50_000
+    + b"}",
+}
+
+
+async def test_dead_letters_each_poison_record_and_scores_the_next_run_when_trainer_inputs_hold_garbage(
+    kafka_bootstrap: str, catalogue: Catalogue, tmp_path: Path
+) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from streams.catalogue import DEAD_LETTERS
+    from tests.support.tail import tailing
+
+    store = SqliteLightningStore(tmp_path / "rollouts.sqlite")
+    broker = make_broker(KafkaSettings(), kafka_bootstrap, client_id="trainer")
+    ready = asyncio.Event()
+    collector = collector_on(broker, catalogue, store, ready)
+    inputs = [catalogue.name(RUNS_FINISHED), catalogue.name(TURNS)]
+    dead = catalogue.name(DEAD_LETTERS)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        async with tailing(kafka_bootstrap, dead, catalogue.name(REWARDS)) as tail, broker:
+            await broker.start()
+            await asyncio.wait_for(ready.wait(), WAIT_S)
+            for topic in inputs:
+                for name, body in TRAINER_POISON.items():
+                    await producer.send_and_wait(topic, body, key=f"{topic}/{name}".encode())
+            good = finished_run(0)
+            await EventPublisher(broker, catalogue, source="test").publish_all([*turns_of(good), good])
+            expected = len(inputs) * len(TRAINER_POISON)
+            await tail.wait_for(
+                lambda: len(tail.on(dead)) >= expected and tail.events(catalogue.name(REWARDS), RewardAssigned),
+                WAIT_S,
+                f"{expected} dead letters and the good run's reward",
+            )
+    finally:
+        await producer.stop()
+    letters = {seen.key.decode() for seen in tail.on(dead) if seen.key}
+    assert {f"{topic}/{name}" for topic in inputs for name in TRAINER_POISON} <= letters
+    assert collector.rollouts == 1
+    [reward] = tail.events(catalogue.name(REWARDS), RewardAssigned)
+    assert reward.run_id == good.run_id
+    await store.close()
