@@ -11,22 +11,19 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.local_kafka import LocalKafka
-from schemas import RunFinished, decode_event
 from services.client import GenesisClient
 from streams.admin import ensure_topics
-from streams.catalogue import RUNS_FINISHED, TASKS_READY, Catalogue
+from streams.catalogue import TASKS_READY, Catalogue
 from streams.connection import client_options
-from streams.reading import groupless_consumer, topic_partitions
 from tests.e2e.system import running_system
+from tests.support.committed import finished_counts, report
 from tests.support.kafka import local_kafka
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.cluster, pytest.mark.timeout(420)]
@@ -137,25 +134,6 @@ def first_finish_after(waits: dict[str, asyncio.Task], moment: float) -> float |
     return round(min(after), 1) if after else None
 
 
-async def finished_counts(bootstrap: str, catalogue: Catalogue) -> Counter:
-    """How many RunFinished each run has on the results topic (committed records, up to the current end)."""
-    partitions = await topic_partitions(bootstrap, catalogue.name(RUNS_FINISHED))
-    counts: Counter = Counter()
-    async with groupless_consumer(bootstrap) as consumer:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        async with asyncio.timeout(60):
-            while any([await consumer.position(p) < ends[p] for p in partitions]):
-                for batch in (await consumer.getmany(timeout_ms=1000)).values():
-                    for record in batch:
-                        if record.offset < ends[TopicPartition(record.topic, record.partition)]:
-                            event = decode_event(record.value)
-                            if isinstance(event, RunFinished):
-                                counts[event.run_id] += 1
-    return counts
-
-
 async def replica_counts(bootstrap: str, topic: str) -> set[tuple[int, int]]:
     """(replicas, in-sync replicas) of each partition of ``topic``."""
     return {(len(p["replicas"]), len(p["isr"])) for p in await _partitions(bootstrap, topic)}
@@ -173,7 +151,3 @@ async def _partitions(bootstrap: str, topic: str) -> list[dict]:
     finally:
         await admin.close()
     return sorted((p for item in described for p in item["partitions"]), key=lambda p: p["partition"])
-
-
-def report(fault: str, **figures: object) -> None:
-    print(f"\nFAULT {fault}: " + ", ".join(f"{name}={value}" for name, value in figures.items()))

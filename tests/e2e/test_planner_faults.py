@@ -17,25 +17,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from schemas import RunFinished, TaskReady, decode_event
+from schemas import RunFinished
 from services.client import GenesisClient
-from streams.broker import READ_COMMITTED
 from streams.catalogue import (
     DEAD_LETTERS,
     PLANNER_JOURNAL,
-    RUNS_FINISHED,
     RUNS_REQUESTED,
     TASKS_FINISHED,
-    TASKS_READY,
     Catalogue,
 )
 from streams.reading import MissingTopic, topic_partitions
 from streams.settings import KafkaSettings
 from streams.transactions import key_partition
 from tests.e2e.processes import ProcessStack, service_environment
+from tests.support.committed import dispatch_counts, finished_counts, read_all, report
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -68,41 +66,6 @@ def stack(kafka_bootstrap: str, catalogue: Catalogue, tmp_path: Path) -> Iterato
         yield processes
     finally:
         processes.close()
-
-
-async def read_all(bootstrap: str, topic: str, *, committed: bool = True) -> list:
-    """Every record of ``topic`` up to its end, as a read_committed (or read_uncommitted) reader sees it."""
-    partitions = await topic_partitions(bootstrap, topic)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=str(bootstrap),
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level=READ_COMMITTED if committed else "read_uncommitted",
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        records: list = []
-        async with asyncio.timeout(60):
-            while [p for p in partitions if await consumer.position(p) < ends[p]]:
-                for batch in (await consumer.getmany(timeout_ms=1000)).values():
-                    records += [r for r in batch if r.offset < ends[TopicPartition(r.topic, r.partition)]]
-        return records
-    finally:
-        await consumer.stop()
-
-
-async def dispatch_counts(bootstrap: str, catalogue: Catalogue, *, committed: bool = True) -> Counter:
-    records = await read_all(bootstrap, catalogue.name(TASKS_READY), committed=committed)
-    events = [decode_event(record.value) for record in records]
-    return Counter((e.run_id, e.task_id, e.attempt) for e in events if isinstance(e, TaskReady))
-
-
-async def finished_counts(bootstrap: str, catalogue: Catalogue) -> Counter:
-    records = await read_all(bootstrap, catalogue.name(RUNS_FINISHED))
-    return Counter(e.run_id for e in map(decode_event, (r.value for r in records)) if isinstance(e, RunFinished))
 
 
 async def submit_batch(client: GenesisClient, count: int) -> dict[str, asyncio.Task]:
@@ -147,10 +110,6 @@ async def members(client: GenesisClient, group: str, count: int) -> None:
             if await client.group_members(group) >= count:
                 return
             await asyncio.sleep(0.5)
-
-
-def report(fault: str, **figures: object) -> None:
-    print(f"\nFAULT {fault}: " + ", ".join(f"{name}={value}" for name, value in figures.items()))
 
 
 async def test_every_run_finishes_once_and_no_attempt_is_dispatched_twice_when_the_planner_is_killed(

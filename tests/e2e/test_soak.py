@@ -14,19 +14,16 @@ import os
 import signal
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
-from schemas import RunFinished, TaskReady, decode_event
+from schemas import RunFinished
 from services.bench.stack import IsolatedStack, rss_mib
 from services.client import GenesisClient
-from streams.catalogue import RUNS_FINISHED, TASKS_READY, Catalogue
-from streams.connection import client_options
 from streams.settings import KafkaSettings
+from tests.support.committed import dispatch_counts, finished_counts
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -51,36 +48,6 @@ def stack(kafka_bootstrap: str, tmp_path: Path) -> Iterator[IsolatedStack]:
         yield stack
     finally:
         stack.down()
-
-
-async def count_dispatches(bootstrap: str, catalogue: Catalogue) -> tuple[Counter, Counter]:
-    """TaskReady per (run, task, attempt) and RunFinished per run, as a read_committed reader sees them."""
-    consumer = AIOKafkaConsumer(
-        catalogue.name(TASKS_READY),
-        catalogue.name(RUNS_FINISHED),
-        **client_options(bootstrap),
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
-    dispatches: Counter = Counter()
-    finishes: Counter = Counter()
-    await consumer.start()
-    try:
-        idle_polls = 0
-        while idle_polls < 3:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
-            idle_polls = 0 if batches else idle_polls + 1
-            for records in batches.values():
-                for record in records:
-                    event = decode_event(record.value) if record.value is not None else None
-                    if isinstance(event, TaskReady):
-                        dispatches[(event.run_id, event.task_id, event.attempt)] += 1
-                    elif isinstance(event, RunFinished):
-                        finishes[event.run_id] += 1
-    finally:
-        await consumer.stop()
-    return dispatches, finishes
 
 
 def longest_stall(finish_times: list[float], since: float, window_s: float = 120.0) -> float:
@@ -127,7 +94,8 @@ async def test_every_run_finishes_once_when_executors_and_the_planner_are_killed
     elapsed = time.monotonic() - started
     peak_planner_rss = max(peak_planner_rss, rss_mib(stack.pid("planner")))
 
-    dispatches, finishes = await count_dispatches(kafka_bootstrap, catalogue)
+    dispatches = await dispatch_counts(kafka_bootstrap, catalogue)
+    finishes = await finished_counts(kafka_bootstrap, catalogue)
     lost = [run_id for run_id in run_ids if run_id not in finish_times]
     report = {
         "runs_submitted": len(run_ids),
