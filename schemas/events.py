@@ -95,6 +95,21 @@ class RunPlanned(Event, kw_only=True, tag="RunPlanned.v1"):
     deadline_at: datetime | None = None
 
 
+class RunReplanned(Event, kw_only=True, tag="RunReplanned.v1"):
+    """A task failed for good and the LLM wrote a sub-plan in its place (re-planning): the run goes on with ``plan``,
+    its tasks from now on. ``added`` are the sub-plan's tasks (new ids); ``stands_in`` is the one whose result takes
+    the failed task's place, so the tasks that needed the failed one now need it."""
+
+    replaced_task_id: str
+    reason: str
+    plan: Plan
+    added: list[str]
+    stands_in: str
+    levels: list[list[str]] = []
+    critical_path: list[str] = []
+    replan: int = 1  # how many times this run has been re-planned, this one included
+
+
 class TaskReady(Event, kw_only=True, tag="TaskReady.v1"):
     """A task whose dependencies are done, with their results already substituted into ``args``."""
 
@@ -218,6 +233,7 @@ AnyEvent = (
     | RunCancelRequested
     | RunRejected
     | RunPlanned
+    | RunReplanned
     | TaskReady
     | TaskStarted
     | TaskFinished

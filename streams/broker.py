@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
@@ -69,6 +69,51 @@ def consumer_options(
         "heartbeat_interval_ms": min(1000, session_timeout_ms // 3),
         "session_timeout_ms": session_timeout_ms,
     }
+
+
+# For readers that may trail by a fraction of a second (the warehouse, the console): under load a fetch waits to
+# fill 64 KiB (at most 200 ms) instead of returning a few records, so there are fewer fetches to make, answer and
+# decode. The dispatch path (planner, executors) keeps the defaults: a fetch returns as soon as a record is there.
+TRAILING_READER = {"fetch_min_bytes": 64 * 1024, "fetch_max_wait_ms": 200}
+
+
+def group_consumer(
+    bootstrap_servers: str, group_id: str, *, client_id: str, session_timeout_ms: int = 10_000, **options: Any
+) -> AIOKafkaConsumer:
+    """A raw aiokafka consumer with the same group options as ``consumer_options``, for services that read in
+    batches (``getmany``) and commit offsets themselves: no per-message middleware, no auto-commit."""
+    chosen = consumer_options(group_id, session_timeout_ms=session_timeout_ms)
+    return AIOKafkaConsumer(
+        **client_options(bootstrap_servers),
+        client_id=client_id,
+        enable_auto_commit=False,
+        **{
+            key: chosen[key]
+            for key in (
+                "group_id",
+                "auto_offset_reset",
+                "isolation_level",
+                "heartbeat_interval_ms",
+                "session_timeout_ms",
+            )
+        },
+        **options,
+    )
+
+
+def event_producer(settings: KafkaSettings, bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
+    """A raw aiokafka producer with ``make_broker``'s producer settings (acks=all, idempotence, linger, size limit),
+    for services that publish many events per batch without FastStream's per-message middleware (the executor).
+    The owner starts and stops it; ``streams.outbox.RecordSender`` sends events through it."""
+    return AIOKafkaProducer(
+        **client_options(bootstrap_servers),
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=settings.linger_ms,
+        max_request_size=settings.max_message_bytes,
+        request_timeout_ms=settings.request_timeout_ms,
+    )
 
 
 TRANSACTION_RETRY_BACKOFF_MS = 10

@@ -17,6 +17,7 @@ from schemas.events import (
     RunFinished,
     RunPlanned,
     RunRejected,
+    RunReplanned,
     RunRequested,
     TaskFinished,
     TaskReady,
@@ -60,7 +61,7 @@ class TopicSpec:
 
 
 RUNS_REQUESTED = TopicSpec("runs.requested", by_run, "run_id", 6, (RunRequested, RunCancelRequested))
-RUN_EVENTS = TopicSpec("runs.events", by_run, "run_id", 6, (RunPlanned, TaskSkipped))
+RUN_EVENTS = TopicSpec("runs.events", by_run, "run_id", 6, (RunPlanned, RunReplanned, TaskSkipped))
 RUNS_FINISHED = TopicSpec("runs.finished", by_run, "run_id", 6, (RunFinished, RunRejected))
 TASKS_READY = TopicSpec("tasks.ready", by_task, "run_id/task_id/attempt", 12, (TaskReady,))
 TASKS_FINISHED = TopicSpec("tasks.finished", by_run, "run_id", 6, (TaskFinished, TaskStarted))

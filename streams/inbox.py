@@ -55,6 +55,10 @@ class Inbox:
         """The message's event, or None when it was dead-lettered or skipped (for handlers that defer the effect)."""
         return await self._decode(message.raw_message, message.body, expect)
 
+    async def decode_record(self, record: Any, *, expect: tuple[type[Event], ...] = (Event,)) -> Delivery | None:
+        """The same for a record read by a raw aiokafka consumer (services that consume in batches)."""
+        return await self._decode(record, record.value or b"", expect)
+
     async def reject(self, delivery: Delivery, error: Exception) -> None:
         """Processing this event failed: park it in the dead-letter topic with the reason, and carry on."""
         log.error("%s could not process %s", self._consumer, _origin(delivery.record), exc_info=error)

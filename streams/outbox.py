@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
 from faststream.kafka import KafkaBroker
 
@@ -57,6 +58,28 @@ class EventPublisher:
     ) -> object:
         # no_confirm returns the delivery future instead of waiting for it.
         return await self._broker.publish(value, topic, key=key, headers=headers, partition=partition, no_confirm=True)
+
+
+class RecordSender:
+    """Events through a raw aiokafka producer (``streams.broker.event_producer``), for services that publish many
+    events per batch: ``send`` returns the record's delivery future without waiting for it, so a batch's events are
+    sent back to back and their acknowledgements awaited together. Topics, keys, headers and the trace context are
+    the ones ``EventPublisher`` gives (``event_record``); the producer is idempotent, so a key's events are stored
+    in the order they were sent. A record too large for the producer raises from ``send`` itself."""
+
+    def __init__(self, producer: AIOKafkaProducer, catalogue: Catalogue, *, source: str) -> None:
+        self._producer = producer
+        self._catalogue = catalogue
+        self.source = source
+
+    async def send(self, event: Event) -> asyncio.Future[object]:
+        record = event_record(self._catalogue, event, source=self.source)
+        headers = [(name, value.encode()) for name, value in record.headers.items()]
+        return await self._producer.send(record.topic, record.value, key=record.key, headers=headers)
+
+    async def send_all(self, events: list[Event]) -> asyncio.Future[list[object]]:
+        """Send every event; what is returned completes when every acknowledgement is in (or the first fails)."""
+        return asyncio.gather(*[await self.send(event) for event in events])
 
 
 def event_record(catalogue: Catalogue, event: Event, *, source: str) -> RawRecord:

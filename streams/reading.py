@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -32,10 +33,10 @@ async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
 
 
 @contextlib.asynccontextmanager
-async def groupless_consumer(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
+async def groupless_consumer(bootstrap: str, **options: Any) -> AsyncIterator[AIOKafkaConsumer]:
     # read_committed: what an aborted or fenced transaction wrote is never read back (see streams/broker.py).
     consumer = AIOKafkaConsumer(
-        **client_options(bootstrap), enable_auto_commit=False, group_id=None, isolation_level=READ_COMMITTED
+        **client_options(bootstrap), enable_auto_commit=False, group_id=None, isolation_level=READ_COMMITTED, **options
     )
     await consumer.start()
     try:

@@ -10,6 +10,13 @@ while it was stopped (a zombie) therefore cannot publish anything for p any more
 TxnOffsetCommit v0, which carries no consumer-group generation, so KIP-447's fencing by group metadata (one producer
 per process) is not available; one transactional id per input partition is the scheme Kafka Streams used before it
 (``exactly_once``, v1). docs/adr/0005-planner-transactions.md has what was tried and measured.
+
+Input offsets: with ``offsets_topic`` (the planner's journal), a transaction writes the partition's input offsets as
+one record of that topic (key ``OFFSETS_KEY``, on partition p) instead of sending them to the consumer group's
+coordinator: three round trips per transaction (AddPartitionsToTxn, Produce, EndTxn) instead of five
+(AddOffsetsToTxn and TxnOffsetCommit as well). The next owner of p reads them back with the journal and seeks there;
+the group's committed offsets then only serve lag tools. Without ``offsets_topic`` they go to the group, in the
+transaction, as Kafka Streams does.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 
+import msgspec
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import IllegalOperation, KafkaError, ProducerFenced
 from aiokafka.partitioner import DefaultPartitioner
@@ -29,6 +37,29 @@ from streams.outbox import RECORD_ERRORS, RawRecord
 from streams.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+
+
+# The key of a partition's input offsets on ``offsets_topic``: no run id starts with a NUL byte.
+OFFSETS_KEY = b"\x00input-offsets"
+_offsets_encoder = msgspec.json.Encoder()
+_offsets_decoder = msgspec.json.Decoder(dict[str, dict[str, int]])
+
+
+def encode_offsets(offsets: Mapping[TopicPartition, int]) -> bytes:
+    """``{topic: {partition: next offset to read}}`` as JSON."""
+    by_topic: dict[str, dict[str, int]] = {}
+    for tp, offset in offsets.items():
+        by_topic.setdefault(tp.topic, {})[str(tp.partition)] = offset
+    return _offsets_encoder.encode(by_topic)
+
+
+def decode_offsets(value: bytes) -> dict[TopicPartition, int]:
+    """The offsets ``encode_offsets`` wrote; msgspec.DecodeError/ValidationError when the value is not that."""
+    return {
+        TopicPartition(topic, int(partition)): offset
+        for topic, partitions in _offsets_decoder.decode(value).items()
+        for partition, offset in partitions.items()
+    }
 
 
 class PartitionLost(Exception):
@@ -55,6 +86,7 @@ class PartitionTransactions:
         client_id: str,
         transaction_timeout_ms: int,
         attempts: int = 3,
+        offsets_topic: str | None = None,
     ) -> None:
         self._settings = settings
         self._bootstrap = bootstrap
@@ -64,6 +96,10 @@ class PartitionTransactions:
         self._transaction_timeout_ms = transaction_timeout_ms
         self._attempts = attempts
         self._producers: dict[int, AIOKafkaProducer] = {}
+        self._offsets_topic = offsets_topic
+        # Per owned partition, the newest input offsets written (or read back at take-over): each offsets record
+        # carries all of them, since compaction keeps only the newest record under OFFSETS_KEY.
+        self._positions: dict[int, dict[TopicPartition, int]] = {}
 
     def transactional_id(self, partition: int) -> str:
         return f"{self._prefix}.{partition}"
@@ -78,8 +114,14 @@ class PartitionTransactions:
         producers = await asyncio.gather(*(self._start(partition) for partition in new))
         self._producers.update(zip(new, producers, strict=True))
 
+    def resume(self, partition: int, offsets: Mapping[TopicPartition, int]) -> None:
+        """The input offsets read back for a newly owned partition: later offsets records build on them."""
+        self._positions[partition] = dict(offsets)
+
     async def release(self, partitions: Iterable[int]) -> None:
         """The partitions moved: stop their producers (the new owner fences them anyway)."""
+        for partition in partitions:
+            self._positions.pop(partition, None)
         await asyncio.gather(*(self._stop(self._producers.pop(p)) for p in set(partitions) if p in self._producers))
 
     async def close(self) -> None:
@@ -98,7 +140,7 @@ class PartitionTransactions:
             if (producer := self._producers.get(partition)) is None:
                 raise PartitionLost(f"partition {partition} is not owned by {self._client_id}")
             try:
-                await self._transact(producer, records, offsets)
+                await self._transact(producer, partition, records, offsets)
                 return
             except Exception as error:
                 # Once fenced, aiokafka's producer is in a fatal state and later calls fail with other errors.
@@ -130,8 +172,22 @@ class PartitionTransactions:
                     ) from error
 
     async def _transact(
-        self, producer: AIOKafkaProducer, records: Sequence[RawRecord], offsets: Mapping[TopicPartition, int]
+        self,
+        producer: AIOKafkaProducer,
+        partition: int,
+        records: Sequence[RawRecord],
+        offsets: Mapping[TopicPartition, int],
     ) -> None:
+        positions: dict[TopicPartition, int] | None = None
+        if offsets and self._offsets_topic is not None:
+            positions = dict(self._positions.get(partition, {}))
+            for tp, offset in offsets.items():
+                positions[tp] = max(offset, positions.get(tp, 0))
+            records = [
+                *records,
+                RawRecord(self._offsets_topic, encode_offsets(positions), OFFSETS_KEY, partition=partition),
+            ]
+            offsets = {}
         await producer.begin_transaction()
         sent: list[asyncio.Future] = []
         try:
@@ -146,6 +202,8 @@ class PartitionTransactions:
                 await producer.send_offsets_to_transaction(dict(offsets), self._group_id)
             await asyncio.gather(*sent)  # a refused record fails here, before the commit is asked for
             await producer.commit_transaction()
+            if positions is not None:
+                self._positions[partition] = positions
         finally:
             for future in sent:  # when the transaction fails, its records fail with it: that is reported once
                 future.add_done_callback(_retrieved)

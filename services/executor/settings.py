@@ -1,4 +1,4 @@
-"""The executor's configuration: how much it runs at once and how much text it keeps per turn."""
+"""The executor's configuration: how much it runs at once, how often it commits, how much text it keeps per turn."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ class ExecutorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     concurrency: int = 64
     # Arguments and outputs longer than this are clipped in TurnRecorded (sizes stay exact).
     max_text_bytes: int = 4096
+    # Offsets of finished tasks are committed at most this often: one round trip for many tasks. A crash re-delivers
+    # at most this long's worth of finished tasks (the planner drops repeated results).
+    commit_interval_s: float = 0.05
     # On shutdown, tasks in flight get this long to finish and publish before the process exits.
     drain_timeout_s: float = 30.0
     # Ids of finished or cancelled runs kept to skip their late tasks; the oldest are forgotten past this many.

@@ -33,7 +33,9 @@ class Completion:
 
 
 class ChatClient:
-    def __init__(self, settings: LlmSettings) -> None:
+    def __init__(self, settings: LlmSettings, *, temperature: float | None = None) -> None:
+        """``temperature``: sent with every call (0: greedy, repeatable replies, as an evaluation wants); None: the
+        endpoint's default."""
         if not settings.enabled:
             raise ValueError("llm.base_url and llm.model must both be set to call a model")
         self.url = str(settings.base_url).rstrip("/") + "/chat/completions"
@@ -41,6 +43,7 @@ class ChatClient:
         self._headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
         self._timeout_s = settings.timeout_s
         self._max_tokens = settings.max_tokens
+        self.temperature = temperature
         self.settings = settings
 
     @classmethod
@@ -62,6 +65,8 @@ class ChatClient:
         body: dict[str, Any] = {"model": self.model, "messages": messages}
         if self._max_tokens is not None:
             body["max_tokens"] = self._max_tokens
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
         if response_format is not None:
             body["response_format"] = response_format
         try:

@@ -9,14 +9,18 @@ drops in for quality by setting ``llm.base_url`` and ``llm.model``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from services.llm.settings import LlmSettings
 
@@ -120,3 +124,33 @@ class LocalModelServer:
         if on_ready is not None:
             await on_ready(bound)
         await task
+
+
+@contextlib.contextmanager
+def served_in_thread(settings: LlmSettings) -> Iterator[LlmSettings]:
+    """The local model served on a free loopback port by a thread of this process (an evaluation, a test), and the
+    settings that point a ChatClient at it; LocalModelUnavailable when the extra is not installed."""
+    import uvicorn
+
+    model_path(settings.local_model)
+    settings = msgspec.structs.replace(settings, local_port=free_port())
+    config = uvicorn.Config(
+        LocalModelServer(settings).app(), host="127.0.0.1", port=settings.local_port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        thread.join(0.05)
+    if not server.started:
+        raise RuntimeError(f"the local model could not be served on 127.0.0.1:{settings.local_port}")
+    try:
+        yield msgspec.structs.replace(
+            settings,
+            base_url=local_base_url(settings),
+            model=settings.local_model,
+            structured_output="json_object",  # llama.cpp reads the schema inside response_format
+        )
+    finally:
+        server.should_exit = True
+        thread.join(10)

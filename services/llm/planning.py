@@ -34,17 +34,20 @@ STRUCTURED_SYSTEM = """Write the plan as JSON: {"tasks": [...]}. Each task is a 
 {"tool": NAME, "args": {...}, "deps": [...]} or an "agent" step {"tool": "agent", "description": "what to work out",
 "deps": [...]}. Tasks are numbered from 1 in the order written; "deps" lists the numbers (as text) of earlier tasks
 whose results a task needs. Independent lookups have no deps, so they run in parallel. End with an agent step that
-answers the request from the results it depends on. For example, for "Which country has more people, Chile or
-Peru?": {"tasks": [{"tool": "kb_search", "args": {"query": "population of Chile"}, "deps": []}, {"tool": "kb_search",
-"args": {"query": "population of Peru"}, "deps": []}, {"tool": "agent", "description": "Which has more people, Chile
-or Peru?", "deps": ["1", "2"]}]}. Tools: """
+answers the request from the results it depends on. For example, for "Which country has more people, Uruguay or
+Paraguay?": {"tasks": [{"tool": "kb_search", "args": {"query": "population of Uruguay"}, "deps": []}, {"tool":
+"kb_search", "args": {"query": "population of Paraguay"}, "deps": []}, {"tool": "agent", "description": "Which has
+more people, Uruguay or Paraguay?", "deps": ["1", "2"]}]}. Tools: """
+# The example's entities are not in the shipped knowledge base: an evaluated answer cannot be copied from the prompt.
 
 
-def plan_schema(tools: Mapping[str, Sequence[str]], max_tasks: int) -> dict[str, Any]:
+def plan_schema(tools: Mapping[str, Sequence[str]], max_tasks: int, *, answer_step: bool = False) -> dict[str, Any]:
     """The JSON schema of a plan over ``tools`` (parameter names by tool name), at most ``max_tasks`` tasks.
 
     The task at position n may depend only on tasks 1..n-1, so every plan of this shape is a DAG with known ids:
     one fixed-length tuple per plan length (``prefixItems``), as llama.cpp's grammar, vLLM and jsonschema read it.
+    With ``answer_step`` the plan is tool calls followed by one agent step that answers (the GAP paper's shape,
+    which `genesis eval qa` asks for so that every style ends with an answer the model wrote).
     """
     limit = max(1, min(max_tasks, MAX_SCHEMA_TASKS))
     positions = [_position_variants(tools, number) for number in range(1, limit + 1)]
@@ -52,6 +55,19 @@ def plan_schema(tools: Mapping[str, Sequence[str]], max_tasks: int) -> dict[str,
         {"type": "array", "prefixItems": [{"anyOf": variants} for variants in positions[:length]], "items": False}
         for length in range(1, limit + 1)
     ]
+    if answer_step:
+        plans = [
+            {
+                "type": "array",
+                "prefixItems": [
+                    *({"anyOf": variants[:-1]} for variants in positions[: length - 1]),
+                    _answer_variant(length),
+                ],
+                "items": False,
+                "minItems": length,  # prefixItems alone would let the answer step be left out
+            }
+            for length in range(2, limit + 1)
+        ]
     return {
         "type": "object",
         "properties": {"tasks": {"anyOf": plans}},
@@ -75,6 +91,13 @@ def _position_variants(tools: Mapping[str, Sequence[str]], number: int) -> list[
     return variants
 
 
+def _answer_variant(number: int) -> dict[str, Any]:
+    """The last task of an ``answer_step`` plan: an agent step that depends on at least one earlier task."""
+    earlier = [str(n) for n in range(1, number)]
+    deps = {"type": "array", "items": {"enum": earlier}, "minItems": 1, "maxItems": len(earlier)}
+    return _task({"tool": {"const": AGENT}, "description": TEXT, "deps": deps})
+
+
 def _task(properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
@@ -83,7 +106,7 @@ def to_plan_text(reply: str) -> str:
     """A constrained reply as the parser's JSON plan (ids by position, agent steps as description-only tasks); any
     other reply unchanged, for the parser to read or reject."""
     try:
-        document = json.loads(reply)
+        document = json.loads(reply, strict=False)  # a small model may put raw newlines inside a string
     except (ValueError, RecursionError):
         return reply
     tasks = document.get("tasks") if isinstance(document, dict) else None

@@ -7,10 +7,11 @@ inputs' offsets, all in one Kafka transaction per input partition (group commit:
 share the next one, and none waits for a timer). When partitions are assigned, their previous owner is fenced and
 their runs are rebuilt from the committed journal; leases and retries resume on their own.
 
-Nothing on the handler's or the flush's path waits on a model: planning a query and writing an answer with the LLM
-are stages of their own (asyncio tasks), whose results come back as inputs of the run they belong to. The flush and
-tick loops are supervised (services/runtime/loops.py): a failing step is retried with backoff, a loop that keeps
-failing stops the process, and a loop that stalls or stops makes the planner unhealthy.
+Nothing on the handler's or the flush's path waits on a model: planning a query, re-planning a task that failed for
+good and writing an answer with the LLM are stages of their own (asyncio tasks), whose results come back as inputs
+of the run they belong to. The flush and tick loops are supervised (services/runtime/loops.py): a failing step is
+retried with backoff, a loop that keeps failing stops the process, and a loop that stalls or stops makes the planner
+unhealthy.
 """
 
 from __future__ import annotations
@@ -18,15 +19,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from datetime import datetime
+from typing import Any
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import context as otel_context
 
 from schemas import (
     Policy,
@@ -41,27 +46,31 @@ from schemas import (
 from schemas.plan import Plan
 from services.planner.changes import Changes
 from services.planner.core.errors import PlanError
-from services.planner.core.journal import AnswerRequested
+from services.planner.core.journal import AnswerRequested, ReplanRequested
+from services.planner.core.replan import failed_step
 from services.planner.core.run import RunState
 from services.planner.core.scheduling import SchedulingConfig, choose_strategy
 from services.planner.intake import Intake
 from services.planner.metrics import PlannerTelemetry
 from services.planner.outgoing import PartitionBatch, finished_marker
+from services.planner.replanning import Replanning
 from services.planner.runbook import RunBook, decode_journal, group_journal, replay_journal
 from services.planner.settings import PlannerSettings
 from services.planner.synthesis import AnswerSynthesis
 from services.runtime.loops import SupervisedLoops
 from streams.blobs import marker
-from streams.broker import READ_COMMITTED, consumer_options, raw_body
+from streams.broker import READ_COMMITTED, group_consumer, raw_body
 from streams.catalogue import PLANNER_FINISHED, PLANNER_JOURNAL, POLICY, RUNS_REQUESTED, TASKS_FINISHED, Catalogue
 from streams.inbox import Inbox
 from streams.outbox import EventPublisher, RawRecord, event_record
 from streams.reading import read_latest_records
 from streams.rebalance import RebalanceHooks
 from streams.settings import KafkaSettings
-from streams.transactions import PartitionLost, PartitionTransactions, key_partition
+from streams.tracing import RUN_TRACES, context_from_headers
+from streams.transactions import OFFSETS_KEY, PartitionLost, PartitionTransactions, decode_offsets, key_partition
 
 log = logging.getLogger(__name__)
+OFFSET_REPORT_INTERVAL_S = 5.0
 
 
 class Planner:
@@ -85,6 +94,7 @@ class Planner:
         self._bootstrap = bootstrap
         self._intake = intake
         self._synthesis = synthesis
+        self._replanning = Replanning(intake, max_replans=settings.max_replans)
         self._name = name
         self._now = now
         self._new_id = new_id
@@ -97,6 +107,8 @@ class Planner:
             start_timeout_s=settings.start_timeout_s,
             synthesis_timeout_s=settings.synthesis_timeout_s if synthesis.enabled else None,
             max_observation_bytes=settings.max_observation_bytes,
+            max_replans=self._replanning.max_replans,
+            replan_timeout_s=settings.replan_timeout_s,
         )
         self.policy = Policy(
             max_parallelism=settings.max_parallelism,
@@ -118,14 +130,21 @@ class Planner:
             group_id=settings.group_id,
             client_id=name,
             transaction_timeout_ms=settings.transaction_timeout_ms,
+            offsets_topic=self._journal_topic,
         )
         # Records a restore owes a partition's next transaction (tombstones of journals it dead-lettered).
         self._owed: dict[int, list[RawRecord]] = {}
         # Set while no partition is being taken over: inputs wait for their runs to be restored first.
         self._restored = asyncio.Event()
+        self._rebalances = 0  # partitions revoked so far: a batch polled before a revocation is checked again
         self._on_fatal = on_fatal or _log_fatal
         self._requests_topic = catalogue.name(RUNS_REQUESTED)
         self._pending = Changes()
+        self._in_flight: dict[int, asyncio.Task[None]] = {}  # input partition -> its transaction on its way
+        self._failures: list[BaseException] = []
+        # Input offsets committed by transactions and not yet reported to the group (for lag tools only).
+        self._unreported: dict[TopicPartition, int] = {}
+        self._report_at = 0.0
         self._consumer: AIOKafkaConsumer | None = None
         self._flush_lock = asyncio.Lock()
         self._dirty = asyncio.Event()
@@ -145,16 +164,17 @@ class Planner:
         self._held: dict[int, int] = {}  # requests partition -> the newest offset consumed there
         self._stages: set[asyncio.Task[None]] = set()
 
-        broker.subscriber(
-            catalogue.name(RUNS_REQUESTED),
-            catalogue.name(TASKS_FINISHED),
-            # MANUAL: offsets are committed only inside the flush's transactions, never by the consumer.
-            **consumer_options(
-                settings.group_id, ack_policy=AckPolicy.MANUAL, session_timeout_ms=settings.session_timeout_ms
-            ),
-            listener=RebalanceHooks(on_assigned=self.restore, on_revoked=self.forget, on_first_assignment=on_ready),
-            partition_assignment_strategy=(RangePartitionAssignor,),
-        )(self._receive)
+        # Inputs are read in batches by a raw consumer (no per-message middleware): a batch is applied in memory and
+        # its offsets are committed only inside the flush's transactions, never by the consumer.
+        self._input_topics = (catalogue.name(RUNS_REQUESTED), catalogue.name(TASKS_FINISHED))
+        self._consumer_options = {
+            "group_id": settings.group_id,
+            "client_id": name,
+            "session_timeout_ms": settings.session_timeout_ms,
+            "partition_assignment_strategy": (RangePartitionAssignor,),
+        }
+        self._max_poll_records = settings.max_poll_records
+        self._on_ready = on_ready
         # Every planner reads the whole compacted policy topic, without a group: the newest policy wins.
         broker.subscriber(
             catalogue.name(POLICY),
@@ -165,6 +185,16 @@ class Planner:
         )(self.on_policy)
 
     async def start(self) -> None:
+        consumer = group_consumer(self._bootstrap, **self._consumer_options)
+        consumer.subscribe(
+            self._input_topics,
+            listener=RebalanceHooks(
+                on_assigned=self.restore, on_revoked=self.forget, on_first_assignment=self._on_ready
+            ),
+        )
+        self._consumer = consumer
+        await consumer.start()
+        self.loops.spawn("consume", self._consume_step)
         self.loops.spawn("flush", self._flush_step)
         self.loops.spawn("tick", self._tick_step)
 
@@ -177,32 +207,61 @@ class Planner:
         try:
             await self.flush()
         finally:
-            await self._transactions.close()
+            try:
+                if self._consumer is not None:
+                    await self._consumer.stop()
+            finally:
+                await self._transactions.close()
 
-    async def _receive(self, body: bytes, message: KafkaMessage) -> None:
-        # aiokafka fetches the records of newly assigned partitions while the rebalance listener (restore) still
-        # runs, unlike the Java client: an input applied before its run is restored would be lost or applied twice.
-        await self._restored.wait()
-        await self.on_input(body, message)
+    async def _consume_step(self) -> None:
+        assert self._consumer is not None
+        polled = await self._consumer.getmany(
+            timeout_ms=int(1000 * self.loops.beat_s), max_records=self._max_poll_records
+        )
+        generation = self._rebalances
+        for partition, records in polled.items():
+            for record in records:
+                # aiokafka fetches the records of newly assigned partitions while the rebalance listener (restore)
+                # still runs, unlike the Java client: an input applied before its run is restored would be lost or
+                # applied twice.
+                if not self._restored.is_set():
+                    await self._restored.wait()
+                if generation != self._rebalances and partition not in self._consumer.assignment():
+                    break  # revoked while this batch was applied: its new owner reads the rest
+                await self.on_record(record)
 
-    async def on_input(self, body: bytes, message: KafkaMessage) -> None:
-        self._consumer = message.consumer
-        record = message.raw_message
-        delivery = await self._inbox.decode(
-            message, expect=(RunRequested, RunCancelRequested, TaskStarted, TaskFinished)
+    async def on_record(self, record: ConsumerRecord) -> None:
+        """Apply one input in memory; its journal, its effects and its offset go out with the next flush."""
+        delivery = await self._inbox.decode_record(
+            record, expect=(RunRequested, RunCancelRequested, TaskStarted, TaskFinished)
         )
         if delivery is not None:
-            self._telemetry.applied(delivery.event)
-            try:
-                await self._apply(delivery.event, record.partition)
-            except Exception as error:
-                await self._inbox.reject(delivery, error)
+            with self._trace_of(delivery.event, record):
+                self._telemetry.applied(delivery.event)
+                try:
+                    await self._apply(delivery.event, record.partition)
+                except Exception as error:
+                    await self._inbox.reject(delivery, error)
         if record.topic == self._requests_topic and record.partition in self._drafting_on.values():
             self._held[record.partition] = max(record.offset, self._held.get(record.partition, -1))
         else:
             self._pending.consumed(TopicPartition(record.topic, record.partition), record.offset)
         if delivery is None or not isinstance(delivery.event, TaskStarted):
             self._dirty.set()  # a start's offset and journal ride on the next flush (see _apply)
+
+    @contextlib.contextmanager
+    def _trace_of(self, event: object, record: ConsumerRecord) -> Iterator[None]:
+        """Make the trace an input carries current where the planner needs it: a new run's span is a child of its
+        request, and a run restored from the journal follows the trace its results carry."""
+        run_id = getattr(event, "run_id", "")
+        if not isinstance(event, RunRequested | TaskFinished) or run_id in RUN_TRACES:
+            yield
+            return
+        token = otel_context.attach(context_from_headers(record.headers))
+        try:
+            yield
+        finally:
+            otel_context.detach(token)
 
     async def on_policy(self, body: bytes, message: KafkaMessage) -> None:
         await self._inbox.handle(message, self._adopt_policy, expect=(PolicyUpdated,))
@@ -326,15 +385,21 @@ class Planner:
         self._pending.record(state, emitted)
         if urgent:
             self._dirty.set()
-        self._wake.set()  # a retry or lease may now be due before anything the ticker waits for
+        if self.runs.schedule(state):
+            self._wake.set()  # a retry or lease is now due before anything the ticker waits for
         if any(isinstance(event, AnswerRequested) for event in emitted):
             self._start_synthesis(state.run_id)
+        for event in emitted:
+            if isinstance(event, ReplanRequested):
+                self._start_stage(self._replan(state.run_id, event))
 
     def _resume_stages(self, state: RunState) -> None:
         """A restored run that was waiting for its answer gets it written again (the writer was lost with the
         planner that held the run); it still finishes at the time it was given if the model is slow."""
         if state.answer_due_at is not None and not state.finished:
             self._start_synthesis(state.run_id)
+        for request in list(state.replans.waiting.values()):  # sub-plans asked for by the previous owner
+            self._start_stage(self._replan(state.run_id, request))
 
     def _start_synthesis(self, run_id: str) -> None:
         stage = asyncio.create_task(self._synthesize(run_id))
@@ -350,91 +415,131 @@ class Planner:
         if (state := self.runs.get(run_id)) is not None and (emitted := state.on_answer(answer, self._now())):
             self._record(state, emitted)
 
+    def _start_stage(self, work: Coroutine[Any, Any, None]) -> None:
+        stage = asyncio.create_task(work)
+        self._stages.add(stage)
+        stage.add_done_callback(self._stages.discard)
+
+    async def _replan(self, run_id: str, request: ReplanRequested) -> None:
+        """Ask the LLM for a sub-plan in place of the task that failed for good, and hand it to the run, which
+        decides (services/planner/core/replan.py); the model's calls are turns of the run."""
+        state = self.runs.get(run_id)
+        if state is None:
+            return
+        proposal = await self._replanning.propose(run_id, failed_step(state, request.task_id), request.replan)
+        if proposal.turns:
+            self._pending.events.extend(msgspec.structs.replace(turn, source=self._name) for turn in proposal.turns)
+            self._dirty.set()
+        state = self.runs.get(run_id)
+        now = self._now()
+        if state is not None and (emitted := state.on_replan(request.task_id, proposal.plan, proposal.problem, now)):
+            self._record(state, emitted)
+
     async def flush(self) -> None:
         """Write what changed, per input partition, in one Kafka transaction each: the runs' journal records, what
         they emitted, a marker for each run that finished, and the offsets of the inputs applied. Either all of it
         is visible to read_committed readers or none is, so the journal never disagrees with what was dispatched and
         no attempt is dispatched twice. A partition whose transaction is fenced belongs to another planner now: its
-        runs are dropped here, and the new owner redoes their inputs from its committed state."""
+        runs are dropped here, and the new owner redoes their inputs from its committed state. Waits for the
+        transactions in flight, then writes everything pending; raises the first transaction that failed."""
         async with self._flush_lock:
             await self._flush_now()
 
     async def _flush_now(self) -> None:
         """The flush itself; the caller holds the flush lock."""
-        changes, self._pending = self._pending, Changes()
-        batches = self._batches(changes)
-        if not batches:
-            return
-        outcomes = await asyncio.gather(
-            *(
-                self._transactions.commit(partition, batch.records, batch.offsets)
-                for partition, batch in batches.items()
-            ),
-            return_exceptions=True,
-        )
-        failures: list[BaseException] = []
-        for (partition, batch), outcome in zip(batches.items(), outcomes, strict=True):
-            if outcome is None:
-                self._committed(batch)
-            elif isinstance(outcome, PartitionLost):
-                log.warning("%s drops the runs of partition %d: %s", self._name, partition, outcome)
-                self.runs.drop_partitions({partition})
-            else:
-                self._pending.put_back(batch.changes)  # nothing of it is visible: the next flush sends it again
-                self._owed[partition] = batch.owed + self._owed.get(partition, [])
-                failures.append(outcome)
-        if failures:
+        self._failures = []  # earlier failures' changes were put back: this flush retries them and reports its own
+        self._start_flushes()
+        while self._in_flight:
+            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+            if self._failures:
+                break
+            self._start_flushes()  # what arrived for those partitions while their transactions were on their way
+        self._raise_failure()
+
+    def _start_flushes(self) -> None:
+        """Start a transaction for each partition with changes and none in flight (call with the flush lock held).
+        Partitions pipeline independently: a partition's inputs wait only for its own transaction in flight, and
+        those that arrive meanwhile share its next one (group commit)."""
+        parts = self._pending.split(self._partition_of)
+        self._pending = Changes()
+        for partition in self._owed:
+            parts.setdefault(partition, Changes())
+        for partition, changes in parts.items():
+            if partition in self._in_flight:
+                self._pending.put_back(changes)
+                continue
+            batch = self._batch(partition, changes)
+            if batch is None:
+                continue
+            flushing = asyncio.create_task(self._flush_partition(partition, batch, changes.inputs))
+            self._in_flight[partition] = flushing
+            flushing.add_done_callback(lambda _, partition=partition: self._flushed(partition))
+
+    def _flushed(self, partition: int) -> None:
+        self._in_flight.pop(partition, None)
+        if self._pending:
             self._dirty.set()
-            raise failures[0]
 
-    def _batches(self, changes: Changes) -> dict[int, PartitionBatch]:
-        """Split the changes by the input partition of their run. Journal records are encoded now: the handler may
-        change these runs while the transactions are on their way."""
-        batches: dict[int, PartitionBatch] = {}
+    async def _flush_partition(self, partition: int, batch: PartitionBatch, inputs: int) -> None:
+        began = time.perf_counter()
+        try:
+            await self._transactions.commit(partition, batch.records, batch.offsets)
+        except PartitionLost as lost:
+            log.warning("%s drops the runs of partition %d: %s", self._name, partition, lost)
+            self.runs.drop_partitions({partition})
+            return
+        except Exception as error:  # nothing of it is visible: the next flush sends it again
+            self._pending.put_back(batch.changes)
+            self._owed[partition] = batch.owed + self._owed.get(partition, [])
+            self._failures.append(error)
+            self._dirty.set()
+            return
+        self._telemetry.flushed(time.perf_counter() - began, inputs=inputs)
+        self._committed(batch)
+        self._unreported.update(batch.offsets)
 
-        def batch(partition: int) -> PartitionBatch:
-            return batches.setdefault(partition, PartitionBatch())
+    def _raise_failure(self) -> None:
+        if self._failures:
+            failure, self._failures = self._failures[0], []
+            raise failure
 
-        for partition, owed in self._owed.items():
-            batch(partition).owed = owed
-            batch(partition).records.extend(owed)
-        self._owed = {}
+    def _batch(self, partition: int, changes: Changes) -> PartitionBatch | None:
+        """What one partition's transaction writes. Journal records are encoded now: the handler may change these
+        runs while the transaction is on its way."""
+        batch = PartitionBatch()
+        batch.owed = self._owed.pop(partition, [])
+        batch.records.extend(batch.owed)
         for run_id, state in changes.states.items():
-            partition = self._partition_of(run_id)
-            target = batch(partition)
-            target.changes.states[run_id] = state
+            batch.changes.states[run_id] = state
             if write := self.runs.journal_write(state):
-                target.writes.append(write)
-                target.records += [
+                batch.writes.append(write)
+                batch.records += [
                     RawRecord(self._journal_topic, value, key, partition=write.partition)
                     for key, value in write.records
                 ]
             if state.finished:
                 status = state.outcome.status if state.outcome is not None else None
-                target.records.append(
+                batch.records.append(
                     RawRecord(self._finished_topic, finished_marker(status), run_id.encode(), partition=partition)
                 )
-                target.finished.append(run_id)
+                batch.finished.append(run_id)
         for event in changes.events:
-            partition = self._partition_of(event.run_id)
-            target = batch(partition)
-            target.changes.events.append(event)
+            batch.changes.events.append(event)
             if self._catalogue.carries(event):
-                target.events.append(event)
-                target.records.append(event_record(self._catalogue, event, source=self._name))
+                batch.events.append(event)
+                batch.records.append(event_record(self._catalogue, event, source=self._name))
             if isinstance(event, RunFinished) and event.run_id not in changes.states:
                 # Ended without a state (cancelled while planning): a repeated request is not run either. A rejected
                 # request is not marked: sent again, it is rejected again, with the reason.
                 key = event.run_id.encode()
-                target.records.append(
+                batch.records.append(
                     RawRecord(self._finished_topic, finished_marker(event.status), key, partition=partition)
                 )
-                target.finished.append(event.run_id)
-        for topic_partition, offset in changes.offsets.items():
-            target = batch(topic_partition.partition)
-            target.offsets[topic_partition] = offset
-            target.changes.offsets[topic_partition] = offset
-        return {partition: b for partition, b in batches.items() if b.records or b.offsets}
+                batch.finished.append(event.run_id)
+        batch.offsets.update(changes.offsets)
+        batch.changes.offsets.update(changes.offsets)
+        batch.changes.counts.update(changes.counts)
+        return batch if batch.records or batch.offsets else None
 
     def _committed(self, batch: PartitionBatch) -> None:
         self._telemetry.published(batch.events)
@@ -455,14 +560,10 @@ class Planner:
     async def _flush_step(self) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._dirty.wait(), self.loops.beat_s)
-        if not self._dirty.is_set() and not self._pending:
-            return
         self._dirty.clear()
-        try:
-            await self.flush()
-        except Exception:
-            self._dirty.set()  # flush put the changes back: the retry publishes them
-            raise
+        async with self._flush_lock:
+            self._start_flushes()
+        self._raise_failure()  # the changes were put back: the loop's retry sends them again
 
     async def _tick_step(self) -> None:
         wakeup = self.runs.next_wakeup()
@@ -473,9 +574,27 @@ class Planner:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
         now = self._now()
-        for state in list(self.runs.due(now)):
+        for state in self.runs.due(now):
             if emitted := state.on_tick(now):
                 self._record(state, emitted)
+            else:
+                self.runs.schedule(state)
+        if self._unreported and time.monotonic() >= self._report_at:
+            await self._report_offsets()
+
+    async def _report_offsets(self) -> None:
+        """Tell the consumer group how far the committed transactions got, for lag tools (kafka-consumer-groups,
+        dashboards). Never read back: the journaled offsets are the ones a take-over resumes from."""
+        self._report_at = time.monotonic() + OFFSET_REPORT_INTERVAL_S
+        assigned = self._consumer.assignment() if self._consumer is not None else set()
+        offsets = {tp: offset for tp, offset in self._unreported.items() if tp in assigned}
+        self._unreported = {}
+        if not offsets or self._consumer is None:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except KafkaError as error:
+            log.debug("%s could not report its offsets to the group (informational only): %r", self._name, error)
 
     async def restore(self, assigned: set[TopicPartition]) -> None:
         """Take newly assigned partitions over: fence their previous owner (its open transaction is aborted), then
@@ -522,6 +641,8 @@ class Planner:
                         self.runs.release(key.decode("utf-8", "surrogateescape"))  # known from now on: not run again
                     remembered += len(records)
                     continue
+                if (offsets := records.pop(OFFSETS_KEY, None)) is not None:
+                    self._resume_inputs(tp.partition, offsets.value)
                 values = {key: record.value for key, record in records.items()}
                 for run_id, journal in group_journal(values).items():
                     try:
@@ -551,6 +672,22 @@ class Planner:
                 dead,
             )
 
+    def _resume_inputs(self, partition: int, value: bytes | None) -> None:
+        """Read the partition's inputs on from the offsets its last transaction journaled (not from the group's
+        committed offsets, which only serve lag tools). Offsets that do not decode are logged and ignored: the
+        group's offsets, never ahead of them, are then used, and inputs read twice are deduplicated as always."""
+        try:
+            offsets = decode_offsets(value or b"")
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
+            log.error("%s ignores the journaled input offsets of partition %d: %s", self._name, partition, error)
+            return
+        inputs = {tp: offset for tp, offset in offsets.items() if tp.partition == partition}
+        self._transactions.resume(partition, inputs)
+        assigned = self._consumer.assignment() if self._consumer is not None else set()
+        for tp, offset in inputs.items():
+            if tp in assigned:
+                self._consumer.seek(tp, offset)
+
     async def _dead_letter_journal(self, run_id: str, partition: int, records: list, error: Exception) -> None:
         """Park a run's journal that cannot be replayed (the records that do not decode, or all of them when each
         does but together they do not replay), end the run as failed, and delete its journal in the partition's
@@ -572,6 +709,7 @@ class Planner:
         )
 
     async def forget(self, revoked: set[TopicPartition]) -> None:
+        self._rebalances += 1
         self._restored.clear()  # a rebalance: inputs of the next assignment wait for its restore
         partitions = {tp.partition for tp in revoked}
         async with self._flush_lock:

@@ -49,7 +49,7 @@ def build(name: str) -> FastStream:
     context.heartbeat.report(lambda: {"runs": len(planner.runs), "policy_version": planner.policy.version})
     app = FastStream(context.broker)
     observe(app, context, service="planner", metrics_port=settings.metrics_port)
-    for loop in ("flush", "tick"):
+    for loop in ("consume", "flush", "tick"):
         context.heartbeat.watch(f"planner {loop} loop", lambda loop=loop: planner.loops.healthy(loop))
     context.heartbeat.report(planner.loops.report)
     fatal: list[BaseException] = []

@@ -8,12 +8,12 @@ parses a plan it brings (no I/O); a query instead needs ``draft`` (the LLM call,
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 
-from schemas import Policy, RunRequested, TurnRecorded
+from schemas import Plan, Policy, RunRequested, TurnRecorded
 from services.llm.chat import ChatClient
-from services.llm.planning import draft_plan, plan_schema, planning_turns
+from services.llm.planning import Drafted, draft_plan, plan_schema, planning_turns
 from services.planner.core.errors import PlanError
 from services.planner.core.limits import IntakeLimits, check_request
 from services.planner.core.parse import ParsedPlan, Signatures
@@ -73,6 +73,47 @@ class Intake:
         )
         self._planning_turns[request.run_id] = planning_turns(request.run_id, drafted)
         return drafted.text
+
+    @property
+    def has_model(self) -> bool:
+        return self._chat is not None
+
+    async def draft_subplan(
+        self, prompt: str, allowed_tools: Collection[str] | None, *, check: Callable[[Plan], object] | None = None
+    ) -> Drafted:
+        """The sub-plan the LLM writes in place of a task that failed for good (re-planning, see
+        services/planner/replanning.py): drafted like a query's plan, with the same schema, retries and checks,
+        and ``check`` (raises PlanError) on top. PlanError when the model cannot be reached; the text may still
+        fail ``accept_subplan``."""
+        if self._chat is None:
+            raise PlanError("re-planning needs an LLM: set llm.base_url and llm.model")
+        tools = self._known_tools if allowed_tools is None else allowed_tools
+        signatures = {name: tuple((self._signatures or {}).get(name, ())) for name in tools}
+        extra = check or (lambda plan: None)
+        return await draft_plan(
+            self._chat,
+            prompt,
+            tools=tuple(tools),
+            schema=plan_schema(signatures, self._limits.max_tasks),
+            style=self._chat.settings.structured_output,
+            retries=self._chat.settings.plan_retries,
+            check=lambda text: extra(self.accept_subplan(text, allowed_tools)),
+        )
+
+    def accept_subplan(self, text: str, allowed_tools: Collection[str] | None) -> Plan:
+        """A sub-plan's text parsed and validated against the limits and tools of a request; PlanError if not."""
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > self._limits.max_plan_bytes:
+            limit = self._limits.max_plan_bytes
+            raise PlanError(f"the sub-plan is {size} bytes, over planner.max_plan_bytes ({limit})")
+        checks = {
+            "known_tools": self._known_tools,
+            "max_tasks": self._limits.max_tasks,
+            "max_arg_bytes": self._limits.max_arg_bytes,
+            "llm_available": self._chat is not None,
+            "allowed_tools": allowed_tools,
+        }
+        return load_plan(text, signatures=self._signatures, **checks).plan
 
     def take_planning_turns(self, run_id: str) -> list[TurnRecorded]:
         """The model calls that planned ``run_id``, as turns (task id ``plan``), once."""

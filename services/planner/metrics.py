@@ -22,7 +22,16 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 from prometheus_client import Counter, Gauge, Histogram
 
-from schemas import RunFinished, RunPlanned, RunRejected, RunRequested, TaskFinished, TaskReady, TaskStarted
+from schemas import (
+    RunFinished,
+    RunPlanned,
+    RunRejected,
+    RunReplanned,
+    RunRequested,
+    TaskFinished,
+    TaskReady,
+    TaskStarted,
+)
 from services.runtime.telemetry import CONVERSATION_ID, ERROR_TYPE, OPERATION
 from streams.tracing import RUN_TRACES
 
@@ -43,6 +52,18 @@ DISPATCH_SECONDS = Histogram(
     ["hop"],
     buckets=HOP_BUCKETS,
 )
+TRANSACTION_SECONDS = Histogram(
+    "genesis_planner_transaction_seconds",
+    "One input partition's flush: the Kafka transaction that publishes what its inputs caused and commits them",
+    buckets=HOP_BUCKETS,
+)
+TRANSACTION_INPUTS = Histogram(
+    "genesis_planner_transaction_inputs",
+    "Inputs one transaction commits (group commit: inputs that arrive while it is on its way share the next)",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000),
+)
+
+REPLANS = Counter("genesis_planner_replans", "Failed tasks replaced by a sub-plan the model wrote (RunReplanned)")
 
 _tracer = trace.get_tracer("genesis.planner")
 Attempt = tuple[str, str, int]
@@ -99,6 +120,11 @@ class PlannerTelemetry:
                 if event.status == "ok":
                     self._trigger[event.run_id] = ("dependency", _epoch(event.occurred_at))
 
+    def flushed(self, seconds: float, *, inputs: int) -> None:
+        """One partition's transaction committed."""
+        TRANSACTION_SECONDS.observe(seconds)
+        TRANSACTION_INPUTS.observe(inputs)
+
     def published(self, events: list[object]) -> None:
         """Events the flush published (acknowledged by Kafka)."""
         now = time.time()
@@ -115,6 +141,8 @@ class PlannerTelemetry:
                 case RunFinished():
                     RUNS_FINISHED.labels(str(event.status)).inc()
                     self._end(event.run_id, str(event.status), failed=str(event.status) != "succeeded")
+                case RunReplanned():
+                    REPLANS.inc()
                 case RunRejected():
                     RUNS_FINISHED.labels("rejected").inc()
                     self._end(event.run_id, "rejected", failed=True)

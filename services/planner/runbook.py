@@ -4,12 +4,18 @@ A run's journal is the list of facts its state is folded from. It is written to 
 records keyed ``run_id/seq`` (services/planner/core/journal.py), each holding what the run appended since its last
 record, to the partition its inputs arrive on: partition p of the journal holds exactly the runs whose events arrive
 on partition p of the inputs. A finished run's keys get tombstones and the run leaves memory.
+
+Timers: each run's next wakeup (a due retry, a lease expiry, its deadline) sits in one heap, so finding what is due
+costs O(log runs) per change instead of a scan of every task of every run. Entries are never updated in place: a
+run that changes pushes its new wakeup, and entries that no longer match are skipped when they reach the top.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -77,6 +83,9 @@ class RunBook:
         self._cursors: dict[str, JournalCursor] = {}
         self._finished: OrderedDict[str, None] = OrderedDict()
         self._remember_finished = remember_finished
+        self._wakeups: dict[str, datetime] = {}  # run -> its current wakeup (the heap entry that counts)
+        self._timers: list[tuple[datetime, int, str]] = []
+        self._pushed = itertools.count()  # ties in the heap break by push order, never by run id
 
     def __len__(self) -> int:
         return len(self._states)
@@ -96,6 +105,7 @@ class RunBook:
         self._states[state.run_id] = state
         self._partition[state.run_id] = partition
         self._cursors[state.run_id] = cursor or JournalCursor()
+        self.schedule(state)
 
     def partition_of(self, run_id: str) -> int | None:
         return self._partition.get(run_id)
@@ -131,6 +141,7 @@ class RunBook:
         self._states.pop(run_id, None)
         self._partition.pop(run_id, None)
         self._cursors.pop(run_id, None)
+        self._wakeups.pop(run_id, None)
         self._finished[run_id] = None
         while len(self._finished) > self._remember_finished:
             self._finished.popitem(last=False)
@@ -141,13 +152,38 @@ class RunBook:
             self._states.pop(run_id, None)
             self._partition.pop(run_id, None)
             self._cursors.pop(run_id, None)
+            self._wakeups.pop(run_id, None)
 
-    def due(self, now: datetime) -> Iterator[RunState]:
-        for state in list(self._states.values()):
-            wakeup = state.next_wakeup()
-            if wakeup is not None and wakeup <= now:
-                yield state
+    def schedule(self, state: RunState) -> bool:
+        """Note when the run next needs a tick (call after every change to it); True when that is sooner than
+        anything noted before, so a sleeping ticker must wake up to wait for it."""
+        run_id, wakeup = state.run_id, state.next_wakeup()
+        if wakeup is None:
+            self._wakeups.pop(run_id, None)
+            return False
+        if self._wakeups.get(run_id) == wakeup:
+            return False
+        self._wakeups[run_id] = wakeup
+        sooner = not self._timers or wakeup < self._timers[0][0]
+        heapq.heappush(self._timers, (wakeup, next(self._pushed), run_id))
+        if len(self._timers) > 2 * len(self._wakeups) + 1024:  # mostly stale entries: rebuild from the live ones
+            self._timers = [(at, next(self._pushed), run) for run, at in self._wakeups.items()]
+            heapq.heapify(self._timers)
+        return sooner
+
+    def due(self, now: datetime) -> list[RunState]:
+        """The runs whose wakeup has come, each once; schedule them again after their tick."""
+        found: list[RunState] = []
+        while self._timers and self._timers[0][0] <= now:
+            wakeup, _, run_id = heapq.heappop(self._timers)
+            if self._wakeups.get(run_id) != wakeup:
+                continue  # stale: the run changed (or left) after this entry was pushed
+            del self._wakeups[run_id]
+            if (state := self._states.get(run_id)) is not None:
+                found.append(state)
+        return found
 
     def next_wakeup(self) -> datetime | None:
-        wakeups = [wakeup for state in self._states.values() if (wakeup := state.next_wakeup()) is not None]
-        return min(wakeups, default=None)
+        while self._timers and self._wakeups.get(self._timers[0][2]) != self._timers[0][0]:
+            heapq.heappop(self._timers)
+        return self._timers[0][0] if self._timers else None

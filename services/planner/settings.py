@@ -17,6 +17,8 @@ class PlannerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     transaction_timeout_ms: int = 30_000
     # Rebuilding the runs of newly assigned partitions stops after this; what was not read is logged.
     restore_timeout_s: float = 120.0
+    # Inputs read per poll: a batch is applied in memory, then journaled and published in one flush.
+    max_poll_records: int = 1000
     # Prometheus metrics on /metrics and health on /healthz (0: any free port, shown by `genesis status`).
     metrics_port: int = 9401
     # Bounds of one request, checked when it arrives (services/planner/core/limits.py).
@@ -45,6 +47,10 @@ class PlannerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     synthesize_answer: bool = False
     # An answer not synthesised by then (the model is slow or down): the run finishes with its tasks' results.
     synthesis_timeout_s: float = 60.0
+    # With an LLM configured: a task that fails for good may be replaced by a sub-plan the model writes, at most
+    # this many times per run (0: never); its dependents wait at most replan_timeout_s for it.
+    max_replans: int = 1
+    replan_timeout_s: float = 120.0
     # Background loops (flush, tick): a loop silent this long makes the planner unhealthy; this many failures
     # in a row make it exit non-zero, for its supervisor to restart it.
     loop_stall_s: float = 30.0

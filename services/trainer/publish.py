@@ -47,3 +47,20 @@ async def publish_policy(
     async with broker:
         await EventPublisher(broker, catalogue, source=source).publish(update)
     return update
+
+
+async def publish_prompt(
+    bootstrap: str,
+    catalogue: Catalogue,
+    kafka: KafkaSettings,
+    prompt_template: str | None,
+    *,
+    starting: Policy,
+    reason: str,
+    mean_reward: float | None,
+) -> PolicyUpdated:
+    """A learned planning prompt (None: the planners' configured one) with the knobs the planners run now: those of
+    the newest policy on the topic, else ``starting``; a prompt search must not undo what a knob search learned."""
+    current = await latest_policy(bootstrap, catalogue) or starting
+    policy = msgspec.structs.replace(current, prompt_template=prompt_template)
+    return await publish_policy(bootstrap, catalogue, kafka, policy, reason=reason, mean_reward=mean_reward)

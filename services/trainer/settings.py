@@ -4,7 +4,7 @@ names it), read once by the command or service that needs it and passed down."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 import yaml
@@ -21,8 +21,9 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
 
 
 class AlgorithmConfig(_Section):
-    # policy_search: the cross-entropy search over the policy knobs, on CPU. apo and verl are described in
-    # docs/AGENT_LIGHTNING_RESEARCH.md; `genesis trainer run` says what each needs when it is chosen.
+    # policy_search: the cross-entropy search over the policy knobs, on CPU. apo: Agent Lightning's APO tunes the
+    # planning prompt against the llm endpoint (the `apo` section). verl is described in
+    # docs/AGENT_LIGHTNING_RESEARCH.md; `genesis trainer run` says what it needs when it is chosen.
     name: Literal["policy_search", "apo", "verl"] = "policy_search"
     episodes: int = 12
     # Candidate policies per episode.
@@ -36,6 +37,38 @@ class AlgorithmConfig(_Section):
     seed: int = 7
     # A batch of rollouts that has not finished by then is an error, not a silent gap in the curve.
     rollout_timeout_s: float = 60.0
+
+
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+QuestionKind = Literal["comparison", "bridge", "aggregation", "parallel"]
+
+
+class ApoConfig(_Section):
+    """algorithm.name: apo. Agent Lightning's APO (beam search with textual gradients) over the planning prompt,
+    on knowledge-base questions with known answers; the critique and edit calls go to the llm endpoint."""
+
+    beam_rounds: Positive = 1
+    beam_width: Positive = 1
+    # Edits asked for per parent prompt per round.
+    branch_factor: Positive = 1
+    # Rollouts (questions answered under the parent prompt) the critique reads.
+    gradient_batch_size: Positive = 2
+    train_questions: Positive = 2
+    # Questions every candidate is scored on (APO ranks by their mean reward).
+    validation_questions: Positive = 2
+    question_kinds: tuple[QuestionKind, ...] = ("bridge", "comparison")
+    # Which questions: a seed of its own, so they are not the ones `genesis eval qa` reports on.
+    question_seed: int = 11
+    # null: llm.model.
+    gradient_model: str | None = None
+    apply_edit_model: str | None = None
+    temperature: Annotated[float, msgspec.Meta(ge=0.0, le=2.0)] = 0.7
+    # Per critique or edit call (APO sets none; a llama.cpp server would write until its context is full).
+    max_tokens: Positive = 384
+    # An agent step inside a rollout may call at most this many tools.
+    agent_max_tool_calls: Annotated[int, msgspec.Meta(ge=0)] = 1
+    # A batch of rollouts still unfinished by then fails the run (APO would count the missing ones as 0).
+    rollout_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 900.0
 
 
 class SearchSpace(_Section):
@@ -70,10 +103,13 @@ class CollectorConfig(_Section):
 
 class OutputConfig(_Section):
     reward_curve: str = ".genesis/trainer/reward_curve.png"
+    # algorithm apo: every prompt APO proposed, with the critique, the scores and each rollout (JSON).
+    apo_record: str = ".genesis/trainer/apo.json"
 
 
 class TrainerConfig(_Section):
     algorithm: AlgorithmConfig = AlgorithmConfig()
+    apo: ApoConfig = ApoConfig()
     optimise: SearchSpace = SearchSpace()
     reward: RewardConfig = RewardConfig()
     environment: EnvironmentConfig = EnvironmentConfig()

@@ -30,9 +30,8 @@ from services.warehouse.settings import WarehouseSettings
 from services.warehouse.snapshots import every_day, write_snapshot
 from services.warehouse.store import WarehouseStore
 from services.warehouse.writer import BatchWriter
-from streams.broker import consumer_options
+from streams.broker import TRAILING_READER, group_consumer
 from streams.catalogue import Catalogue
-from streams.connection import client_options
 from streams.inbox import Inbox
 from streams.rebalance import RebalanceHooks
 
@@ -109,21 +108,8 @@ class Warehouse:
 
     async def start(self) -> None:
         await self._writer.start()
-        options = consumer_options(self._settings.group_id)
-        self._consumer = AIOKafkaConsumer(
-            **client_options(self._bootstrap),
-            client_id=self._name,
-            enable_auto_commit=False,
-            **{
-                key: options[key]
-                for key in (
-                    "group_id",
-                    "auto_offset_reset",
-                    "isolation_level",
-                    "heartbeat_interval_ms",
-                    "session_timeout_ms",
-                )
-            },
+        self._consumer = group_consumer(
+            self._bootstrap, self._settings.group_id, client_id=self._name, **TRAILING_READER
         )
         self._consumer.subscribe(
             self._topics,

@@ -81,6 +81,8 @@ def show_run(
         fail(f"--gantt {gantt_file}: no folder {gantt_file.parent}", code=2, hint="create it, or choose another path")
     timeline, _ = _answer(lambda reader: load_timeline(reader, resolve_run_id(reader, run_id)))
     console.print(title(timeline), highlight=False)
+    for line in timeline.replans:
+        console.print(line, highlight=False)
     critical = timeline.critical_path()
     tasks = table(
         "task", "tool", "needs", "status", "attempts", "executor", "seconds", "critical", whole=("task", "seconds")

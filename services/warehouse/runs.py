@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from schemas import RunReplanned, UndecodableEvent, decode_event
 from services.warehouse.core.timeline import AttemptSpan, RunTimeline, TaskLine
 from services.warehouse.query import QueryResult, Reader
 from services.warehouse.sql import named_statements
@@ -80,7 +81,23 @@ def load_timeline(reader: Reader, run_id: str) -> RunTimeline:
         planned_at=run["planned_at"],
         tasks=tasks,
         planned_critical_path=tuple(run["critical_path"] or ()),
+        replans=tuple(_replan_lines(reader, run_id)),
     )
+
+
+def _replan_lines(reader: Reader, run_id: str) -> list[str]:
+    lines = []
+    for (payload,) in reader.query(_QUERIES["run_replans"].sql, [run_id]).rows:
+        try:
+            event = decode_event(payload.encode() if isinstance(payload, str) else payload)
+        except UndecodableEvent:
+            continue  # stored raw: the tasks and their edges still show the sub-plan
+        if isinstance(event, RunReplanned):
+            lines.append(
+                f"re-planned: task {event.replaced_task_id} failed ({event.reason}); "
+                f"the sub-plan {', '.join(event.added)} took its place, {event.stands_in} standing in for it"
+            )
+    return lines
 
 
 def _natural(task_id: str) -> tuple[int, str]:

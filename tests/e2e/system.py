@@ -68,6 +68,7 @@ class System:
         self._planner_settings = msgspec.structs.replace(planner_settings, group_id=f"{catalogue.prefix}-planner")
         self._executor_count = executors
         self._brokers: list[KafkaBroker] = []
+        self.executors: list[Executor] = []
         self.planner: Planner | None = None
         self._planner_broker: KafkaBroker | None = None
 
@@ -116,11 +117,12 @@ class System:
         ready = [asyncio.Event() for _ in range(self._executor_count)]
         for number, event in enumerate(ready, start=1):
             broker = self._broker(f"executor-{number}")
-            Executor(
+            executor = Executor(
                 broker,
                 self.catalogue,
                 self.registry,
                 msgspec.structs.replace(self._executor_settings, group_id=f"{self.catalogue.prefix}-executors"),
+                bootstrap=self.bootstrap,
                 name=f"executor-{number}",
                 now=utc_now,
                 on_fatal=lambda error: None,
@@ -128,11 +130,14 @@ class System:
             )
             await broker.start()
             self._brokers.append(broker)
+            await executor.start()
+            self.executors.append(executor)
         await asyncio.wait_for(asyncio.gather(*(event.wait() for event in ready)), READY_TIMEOUT_S)
 
     async def stop(self) -> None:
         if self.planner is not None:
             await self.stop_planner()
+        await asyncio.gather(*(executor.stop() for executor in self.executors))
         for broker in self._brokers:
             await broker.stop()
 

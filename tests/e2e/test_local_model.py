@@ -43,8 +43,9 @@ MODEL = "smollm2"
 SERVE_TIMEOUT_S = 120
 RUN_TIMEOUT_S = 600
 # A small model on a shared CPU: a model call can take tens of seconds; a task is never retried for being slow.
+# No re-planning here: a failed task would grow the plan these tests count (tests/e2e/test_replanning.py has its own).
 SLOW_MODEL = PlannerSettings(
-    task_timeout_s=300.0, lease_grace_s=30.0, start_timeout_s=300.0, backoff_base_s=0.05, max_attempts=1
+    task_timeout_s=300.0, lease_grace_s=30.0, start_timeout_s=300.0, backoff_base_s=0.05, max_attempts=1, max_replans=0
 )
 SEED_PLANS = {
     # The seed's GAPPlanner.parse_plan docstring.
@@ -251,6 +252,7 @@ def test_genesis_up_serves_the_local_model_and_runs_agent_steps_with_it_when_no_
         inherit=without_model_settings,
         GENESIS_PLANNER_TASK_TIMEOUT_S="300",
         GENESIS_PLANNER_MAX_ATTEMPTS="1",
+        GENESIS_PLANNER_MAX_REPLANS="0",
         GENESIS_LLM_TIMEOUT_S="240",
         GENESIS_LLM_MAX_TOKENS="256",
     )

@@ -76,7 +76,13 @@ class FaultyTools:
 
 @contextlib.asynccontextmanager
 async def running_executor(
-    bootstrap: str, catalogue: Catalogue, tools: FaultyTools, *, limits: TaskLimits, blobs: Any = None
+    bootstrap: str,
+    catalogue: Catalogue,
+    tools: FaultyTools,
+    *,
+    limits: TaskLimits,
+    blobs: Any = None,
+    settings: ExecutorSettings | None = None,
 ) -> AsyncIterator[tuple[Executor, list[BaseException]]]:
     fatal: list[BaseException] = []
     ready = asyncio.Event()
@@ -89,7 +95,8 @@ async def running_executor(
         broker,
         catalogue,
         tools.registry,
-        ExecutorSettings(group_id=f"{catalogue.prefix}-executors"),
+        msgspec.structs.replace(settings or ExecutorSettings(), group_id=f"{catalogue.prefix}-executors"),
+        bootstrap=bootstrap,
         name="executor-faults",
         now=utc_now,
         on_fatal=fatal.append,
@@ -98,10 +105,12 @@ async def running_executor(
         blobs=blobs,
     )
     await broker.start()
+    await executor.start()
     try:
         await asyncio.wait_for(ready.wait(), WAIT_S)
         yield executor, fatal
     finally:
+        await executor.stop()
         await broker.stop()
 
 

@@ -10,11 +10,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.admin import TopologyError, check_copartitioned, ensure_topics
 from streams.broker import transactional_producer
-from streams.catalogue import PLANNER_JOURNAL, RUNS_REQUESTED, TASKS_READY, Catalogue
+from streams.catalogue import PLANNER_JOURNAL, RUNS_REQUESTED, TASKS_FINISHED, TASKS_READY, Catalogue
 from streams.outbox import RawRecord
 from streams.reading import read_latest_records
 from streams.settings import KafkaSettings
-from streams.transactions import PartitionLost, PartitionTransactions
+from streams.transactions import OFFSETS_KEY, PartitionLost, PartitionTransactions, decode_offsets
 
 pytestmark = pytest.mark.kafka
 
@@ -130,3 +130,36 @@ async def test_copartition_check_names_each_count_when_they_differ(kafka_bootstr
 async def test_topics_are_not_created_when_min_insync_replicas_exceeds_the_replication_factor() -> None:
     with pytest.raises(TopologyError, match=r"kafka\.min_insync_replicas is 2: .* kafka\.replication_factor \(1\)"):
         await ensure_topics("127.0.0.1:1", Catalogue("never"), replication_factor=1, min_insync_replicas=2)
+
+
+async def test_input_offsets_ride_in_the_journal_and_accumulate_when_an_offsets_topic_is_given(
+    kafka_bootstrap: str, catalogue: Catalogue
+) -> None:
+    journal, requests = catalogue.name(PLANNER_JOURNAL), catalogue.name(RUNS_REQUESTED)
+    finished = catalogue.name(TASKS_FINISHED)
+    group = f"{catalogue.prefix}-planner"
+    owner = PartitionTransactions(
+        KafkaSettings(),
+        kafka_bootstrap,
+        transactional_prefix=group,
+        group_id=group,
+        client_id="owner",
+        transaction_timeout_ms=10_000,
+        offsets_topic=journal,
+    )
+    await owner.claim([1])
+    try:
+        await owner.commit(
+            1, [RawRecord(journal, b"entries", b"run-1/0", partition=1)], {TopicPartition(requests, 1): 4}
+        )
+        await owner.commit(1, [], {TopicPartition(finished, 1): 9})  # a later transaction with other inputs only
+    finally:
+        await owner.close()
+    latest = await read_latest_records(kafka_bootstrap, [TopicPartition(journal, 1)], timeout_s=30)
+    records = latest.records[TopicPartition(journal, 1)]
+    assert records[b"run-1/0"].value == b"entries"
+    assert decode_offsets(records[OFFSETS_KEY].value) == {
+        TopicPartition(requests, 1): 4,
+        TopicPartition(finished, 1): 9,
+    }
+    assert await group_offset(kafka_bootstrap, group, TopicPartition(requests, 1)) is None  # the group is not asked

@@ -15,6 +15,7 @@ from schemas import (
     RunMetrics,
     RunPlanned,
     RunRejected,
+    RunReplanned,
     RunRequested,
     Task,
     TaskFinished,
@@ -46,6 +47,27 @@ def one_of_each(run_id: str) -> list[Event]:
         RunCancelRequested(run_id=run_id, reason="the user changed their mind"),
         RunRejected(run_id=run_id, reason="cycle: 1 -> 2 -> 1", line=2),
         RunPlanned(run_id=run_id, plan=PLAN, strategy="parallel", levels=[["1", "2"], ["3"]], critical_path=["1", "3"]),
+        RunReplanned(
+            run_id=run_id,
+            replaced_task_id="2",
+            reason="kb_search: no country or film matches 'Germny'",
+            plan=Plan(
+                tasks=(
+                    *PLAN.tasks[:2],
+                    Task(id="r1.1", tool="kb_search", args={"query": "population of Germany"}),
+                    Task(
+                        id="3",
+                        tool="calculator",
+                        args={"expression": {"$concat": [{"$ref": "1"}, " / ", {"$ref": "r1.1"}]}},
+                        deps=("1", "r1.1"),
+                    ),
+                )
+            ),
+            added=["r1.1"],
+            stands_in="r1.1",
+            levels=[["1", "2", "r1.1"], ["3"]],
+            critical_path=["1", "3"],
+        ),
         TaskReady(run_id=run_id, task_id="1", tool="kb_search", args={"query": "population of France"}),
         TaskStarted(run_id=run_id, task_id="1", executor="executor-1", dispatched_at=AT),
         TaskFinished(run_id=run_id, task_id="1", status="ok", result=68_400_000, started_at=AT, finished_at=AT),

@@ -19,6 +19,7 @@ from schemas import (
     RunFinished,
     RunPlanned,
     RunRejected,
+    RunReplanned,
     RunRequested,
     TaskFinished,
     TaskReady,
@@ -119,6 +120,7 @@ class RunState:
     metrics: dict[str, Any] = field(default_factory=dict)
     reward: float | None = None
     cancel_requested: bool = False
+    replans: list[RunReplanned] = field(default_factory=list)
     last_event_at: datetime | None = None
     last_event_type: str | None = None
 
@@ -166,6 +168,16 @@ def _planned(run: RunState, event: RunPlanned) -> None:
     run.tasks = {task.id: run.tasks[task.id] for task in event.plan.tasks} | {
         task_id: state for task_id, state in run.tasks.items() if task_id not in planned
     }
+
+
+def _replanned(run: RunState, event: RunReplanned) -> None:
+    # The sub-plan's tasks join the DAG, and the tasks that needed the replaced one now need its stand-in.
+    run.levels, run.planned_critical_path = event.levels, event.critical_path
+    run.replans.append(event)
+    for task in event.plan.tasks:
+        state = run.task(task.id)
+        state.tool, state.description, state.deps = task.tool, task.description or "", tuple(task.deps)
+        state.args = state.args or dict(task.args)
 
 
 def _ready(run: RunState, event: TaskReady) -> None:
@@ -253,6 +265,7 @@ def _cancel(run: RunState, event: RunCancelRequested) -> None:
 _FOLDS = {
     RunRequested: _requested,
     RunPlanned: _planned,
+    RunReplanned: _replanned,
     TaskReady: _ready,
     TaskStarted: _started,
     TaskFinished: _finished_task,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from schemas import RunReplanned
 from services.console.core.board import RunState, TaskState
 from services.warehouse.core.timeline import AttemptSpan, RunTimeline, TaskLine, executor_colours
 
@@ -54,6 +55,7 @@ def detail(run: RunState, now: datetime, *, source: str = "live") -> dict[str, A
         "answer": run.answer,
         "reason_line": run.reason_line,
         "cancel_requested": run.cancel_requested,
+        "replans": [_replan(replan) for replan in run.replans],
         "levels": levels,
         "critical_path": critical,
         "nodes": [_node(task, level_of.get(task.task_id), task.task_id in critical) for task in run.tasks.values()],
@@ -61,6 +63,16 @@ def detail(run: RunState, now: datetime, *, source: str = "live") -> dict[str, A
         "gantt": gantt(timeline, None if run.finished else now),
         "last_event_ms": _epoch_ms(run.last_event_at),
         "last_event_type": run.last_event_type,
+    }
+
+
+def _replan(replan: RunReplanned) -> dict[str, Any]:
+    return {
+        "replan": replan.replan,
+        "replaced": replan.replaced_task_id,
+        "reason": replan.reason,
+        "added": replan.added,
+        "stands_in": replan.stands_in,
     }
 
 

@@ -5,8 +5,10 @@ A candidate gets one of four verdicts, and the detector adds what the words arou
 - `INTERNATIONAL`: `+CC` or `00CC` and valid for that country. Accepted as is.
 - `GROUPED`: a national number of one of the home regions, valid there, written with the trunk prefix
   where the region has one, and grouped as libphonenumber (or one of its alternate formats) groups that
-  number there: "020 7946 0958", "91 234 56 78", "(212) 332-4068". Accepted unless the text says it is
-  an order, part or tracking number.
+  number there: "020 7946 0958", "91 234 56 78", "(212) 332-4068". Also without the trunk prefix exactly
+  as a format prints it where the library's own rule leaves the prefix out (Brazil's "41 7763-8107"), and a
+  number that can only be a mobile exactly in another layout its region prints for that length (Norway's
+  "917 00 439"). Accepted unless the text says it is an order, part or tracking number.
 - `VALID`: valid somewhere, but written without separators, without the trunk prefix, or grouped in a
   way that region never groups it ("51-2928-7387" is a valid Brazilian number grouped as part numbers
   are). Accepted only next to words that say "phone" (`valid_anywhere` then covers every region).
@@ -14,16 +16,18 @@ A candidate gets one of four verdicts, and the detector adds what the words arou
 
 libphonenumber's own parser costs a millisecond per candidate once numbers of many regions are in play,
 so the metadata is compiled here once: per region one regex for "any valid number type" and the
-grouping of each national format. The verdict is then a few regex matches. Answers are cached because
+grouping of each national format, whose group ends follow from the number's length alone. The verdict is
+then a few set comparisons and regex matches. Answers are cached because
 chat data repeats numbers.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from enum import IntEnum
 from functools import cache, lru_cache
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import phonenumbermatcher
@@ -44,6 +48,7 @@ _EXTENSION = re.compile(r"(?i)\s*(?:ext\.?|x|#)\s*\d+$")
 _GROUPS = re.compile(r"\d+")
 _NON_DIGITS = re.compile(r"\D+")
 _LONG_GROUP = 6
+_MAX_LAYOUTS = 1 << 14  # written layouts indexed per plan list; chat data has a few hundred
 _TRUNK_PREFIXES = ("0", "1", "8")  # every national prefix in libphonenumber's metadata starts with one of these
 # Regions that write mobile numbers without the trunk prefix, exactly in the national grouping ("98765 43210").
 _MOBILES_WITHOUT_TRUNK = frozenset({"IN"})
@@ -71,7 +76,17 @@ class Verdict(IntEnum):
 class _Plan:
     """One region's numbering plan, compiled: what is valid, what is a mobile, how numbers are grouped."""
 
-    __slots__ = ("country_code", "formats", "lengths", "mobile", "prefix", "region", "valid")
+    __slots__ = (
+        "country_code",
+        "fixed_line",
+        "formats",
+        "lengths",
+        "mobile",
+        "prefix",
+        "region",
+        "unprefixed",
+        "valid",
+    )
 
     def __init__(self, region: str) -> None:
         metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
@@ -87,52 +102,193 @@ class _Plan:
             if desc is not None and desc.national_number_pattern
         ]
         self.valid = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
-        self.mobile = re.compile(metadata.mobile.national_number_pattern) if metadata.mobile else None
+        self.mobile = _compiled(metadata.mobile)
+        self.fixed_line = _compiled(metadata.fixed_line)
         alternates = phonenumbermatcher._ALT_NUMBER_FORMATS.get(self.country_code, ())
         formats = [
             (
                 _width(f.pattern),
                 re.compile(f.leading_digits_pattern[-1]) if f.leading_digits_pattern else None,
                 re.compile(f.pattern),
+                f.pattern,
+                _separators(f.format),
+                _written_without(self.prefix, f.national_prefix_formatting_rule),
             )
             for f in (*metadata.number_format, *alternates)
         ]
         # Per possible length of the national number, only the formats whose pattern can match that many digits.
         self.formats = {
-            length: tuple((leading, pattern) for (low, high), leading, pattern in formats if low <= length <= high)
+            length: tuple(
+                _Format(leading, pattern, _fixed_ends(source, length), separators, unprefixed)
+                for (low, high), leading, pattern, source, separators, unprefixed in formats
+                if low <= length <= high
+            )
             for length in self.lengths
         }
+        # Lengths with a format that writes the national number without the region's trunk prefix: Brazil's
+        # "(41) 7763-8107" (or "41 7763-8107"), where the library's rule is "($1)", not "0$1".
+        self.unprefixed = frozenset(
+            length for length, known in self.formats.items() if any(f.unprefixed for f in known)
+        )
 
-    def group_ends(self, national: str) -> Iterator[set[int]]:
-        """Where groups may end when this number is written: for each of the region's formats (and alternate
-        formats) of this length, its group ends, plus any position inside a group of six digits or more.
+    def groups_as(self, national: str, ends: set[int], exact: bool) -> bool:
+        """True when one of the region's formats (or alternate formats) of this length ends its groups where
+        the written number does: at least there (a subset of the format's ends), or exactly there.
 
-        Only formats whose leading digits fit count (any 2-4-4 grouping is a Mexican format, so "51-2928-7387"
-        would pass); people split long subscriber numbers ("030 1234 5678" for the library's "030 12345678").
+        A format's ends are its group ends plus any position inside a group of six digits or more: people split
+        long subscriber numbers ("030 1234 5678" for the library's "030 12345678"). Only formats whose leading
+        digits fit count (any 2-4-4 grouping is a Mexican format, so "51-2928-7387" would pass). Most formats
+        have fixed group widths, so their ends are known without matching: the regexes run only for formats
+        whose ends fit.
         """
-        for leading, pattern in self.formats.get(len(national), ()):
+        length = len(national)
+        for leading, pattern, fixed, _, _ in self.formats.get(length, ()):
+            if fixed is not None and not (ends == fixed if exact else ends <= fixed):
+                continue
             if leading is not None and not leading.match(national):
                 continue
-            if (match := pattern.fullmatch(national)) is not None:
-                ends = set()
-                length = len(national)
-                for start, end in match.regs[1 : (match.lastindex or 0) + 1]:
-                    if end - start >= _LONG_GROUP:
-                        ends.update(range(start + 2, end - 1))
-                    if end < length:
-                        ends.add(end)
-                yield ends
+            if (match := pattern.fullmatch(national)) is None:
+                continue
+            expected = fixed if fixed is not None else _format_ends(match, length)
+            if ends == expected if exact else ends <= expected:
+                return True
+        return False
+
+    def laid_out_as(self, national: str, ends: set[int], separators: list[str], any_leading: bool) -> bool:
+        """True when the number is written exactly in one of the region's layouts for its length: the same
+        groups and the same separators as the format prints ("41 7763-8107" is Brazil's "$1 $2-$3").
+
+        `any_leading` also allows the layouts of other leading digits, else only formats that write the
+        number without the trunk prefix count (see `unprefixed`).
+        """
+        for leading, pattern, fixed, layout, unprefixed in self.formats.get(len(national), ()):
+            if fixed is None or ends != fixed or layout != separators or not (any_leading or unprefixed):
+                continue
+            if (any_leading or leading is None or leading.match(national)) and pattern.fullmatch(national):
+                return True
+        return False
+
+    def may_group(self, length: int, ends: set[int]) -> bool:
+        """False when no format of this length can end its groups at `ends` (see `groups_as`)."""
+        return any(f.fixed_ends is None or ends <= f.fixed_ends for f in self.formats.get(length, ()))
+
+    def only_mobile(self, national: str) -> bool:
+        """Valid as a mobile number and not as a fixed line (Norway's 9xx, Spain's 6xx)."""
+        mobile, fixed_line = self.mobile, self.fixed_line
+        return (
+            mobile is not None
+            and mobile.fullmatch(national) is not None
+            and not (fixed_line is not None and fixed_line.fullmatch(national))
+        )
+
+
+class _Format(NamedTuple):
+    leading: re.Pattern[str] | None
+    pattern: re.Pattern[str]
+    fixed_ends: frozenset[int] | None
+    separators: list[str] | None
+    unprefixed: bool
+
+
+def _compiled(desc: phonenumbers.PhoneNumberDesc | None) -> re.Pattern[str] | None:
+    return re.compile(desc.national_number_pattern) if desc is not None and desc.national_number_pattern else None
+
+
+def _separators(layout: str) -> list[str] | None:
+    """What a format prints between its groups ("\\1 \\2-\\3": [" ", "-"]), or None when it prints more."""
+    parts = re.split(r"\\\d", layout)
+    if parts[0] or parts[-1] or any(not part or part.strip(" -./") for part in parts[1:-1]):
+        return None
+    return parts[1:-1]
+
+
+def _written_without(prefix: str, rule: str | None) -> bool:
+    """True when the format's national rule writes the number without the region's trunk prefix."""
+    return bool(prefix and rule and prefix not in re.sub(r"\\\d", "", rule))
+
+
+def _format_ends(match: re.Match[str], length: int) -> set[int]:
+    """The group ends of a matched format (see `_Plan.groups_as`)."""
+    ends = set()
+    for start, end in match.regs[1 : (match.lastindex or 0) + 1]:
+        if end - start >= _LONG_GROUP:
+            ends.update(range(start + 2, end - 1))
+        if end < length:
+            ends.add(end)
+    return ends
+
+
+def _fixed_ends(pattern: str, length: int) -> frozenset[int] | None:
+    """The ends `_format_ends` gives for every number of `length` digits the format matches, when they do not
+    depend on the digits; None otherwise.
+
+    That is the case when each group has a fixed width or is a plain `\\d{m,n}` (nearly every format): the
+    widths then follow from the length alone, each group taking as many digits as the groups after it leave
+    (the regex is greedy).
+    """
+    try:
+        parsed = re._parser.parse(pattern)
+    except (AttributeError, re.error):  # pragma: no cover - another interpreter's `re`
+        return None
+    bounds = []
+    for op, argument in parsed:
+        if op is not re._constants.SUBPATTERN:
+            return None  # text between groups, or an alternative of whole layouts
+        group = argument[-1]
+        low, high = group.getwidth()
+        if low != high and not _is_digit_run(group):
+            return None
+        bounds.append((low, high))
+    if parsed.state.groups - 1 != len(bounds):
+        return None  # a nested group would be one of the match's groups too
+    ends, start = set(), 0
+    for index, (low, high) in enumerate(bounds):
+        left = length - start
+        width = min(high, left - sum(low for low, _ in bounds[index + 1 :]))
+        if width < low:
+            return None
+        end = start + width
+        if width >= _LONG_GROUP:
+            ends.update(range(start + 2, end - 1))
+        if end < length:
+            ends.add(end)
+        start = end
+    return frozenset(ends) if start == length else None
+
+
+_DIGIT_CLASS = list(re._parser.parse(r"\d"))
+
+
+def _is_digit_run(group: list) -> bool:
+    """The parsed group is exactly `\\d{m,n}` (greedy)."""
+    if len(group) != 1 or group[0][0] is not re._constants.MAX_REPEAT:
+        return False
+    return list(group[0][1][2]) == _DIGIT_CLASS
 
 
 class _PlanList:
     """Plans tried together: one combined regex answers "valid in any of them?" in a single match, so a
     candidate that is no number anywhere (most look-alikes) costs one regex call, not one per region."""
 
-    __slots__ = ("_combined", "plans")
+    __slots__ = ("_by_layout", "_combined", "plans")
 
     def __init__(self) -> None:
         self.plans: list[_Plan] = []
         self._combined: re.Pattern[str] | None = None
+        self._by_layout: dict[tuple[int, frozenset[int]], tuple[_Plan, ...]] = {}
+
+    def groupable(self, length: int, ends: set[int]) -> tuple[_Plan, ...]:
+        """The plans with a format of this length that can end its groups at `ends`: the only ones where a
+        number written that way can pass the grouping test. Indexed by the layout, which chat data repeats
+        (a few hundred layouts against every number written in them), so most numbers skip every plan
+        whose formats cannot fit before any regex runs."""
+        key = (length, frozenset(ends))
+        plans = self._by_layout.get(key)
+        if plans is None:
+            plans = tuple(plan for plan in self.plans if plan.may_group(length, ends))
+            if len(self._by_layout) < _MAX_LAYOUTS:
+                self._by_layout[key] = plans
+        return plans
 
     def _first_valid(self, national: str) -> int | None:
         """Index of the first plan where `national` is valid, or None."""
@@ -146,16 +302,6 @@ class _PlanList:
 
     def any_valid(self, national: str) -> bool:
         return self._first_valid(national) is not None
-
-    def valid_in(self, national: str) -> Iterator[_Plan]:
-        """Each plan where `national` is valid, in order; plans before the first valid one cost nothing."""
-        if (first := self._first_valid(national)) is None:
-            return
-        plans = self.plans
-        yield plans[first]
-        for plan in plans[first + 1 :]:
-            if plan.valid.fullmatch(national):
-                yield plan
 
 
 _NO_PLANS = _PlanList()
@@ -182,7 +328,12 @@ class _Plans:
                 continue
             for length in plan.lengths:
                 self._by_length.setdefault(length, _PlanList()).plans.append(plan)
-                if not plan.prefix or plan.country_code == 1 or plan.region in _MOBILES_WITHOUT_TRUNK:
+                if (
+                    not plan.prefix
+                    or plan.country_code == 1
+                    or plan.region in _MOBILES_WITHOUT_TRUNK
+                    or length in plan.unprefixed
+                ):
                     self._without_trunk.setdefault(length, _PlanList()).plans.append(plan)
                 if plan.prefix:
                     self._with_trunk.setdefault((length, plan.prefix), _PlanList()).plans.append(plan)
@@ -266,12 +417,22 @@ class PhoneValidator:
             # Only plans that can pass the grouping test are tried; the rest could make the number VALID at
             # best, which `any_fits` answers in one combined match.
             home = self._home
-            plain = home.of_length(len(digits)) if number.startswith("(") else home.national_without_trunk(len(digits))
-            for plan in plain.valid_in(digits):
-                if _written_as_national(number, groups, plan, digits, False):
+            in_parentheses = number.startswith("(")
+            plain = home.of_length(len(digits)) if in_parentheses else home.national_without_trunk(len(digits))
+            ends = _group_ends(groups)
+            separators = _NON_DIGITS.findall(number)
+            for plan in plain.groupable(len(digits), ends):
+                if plan.valid.fullmatch(digits) and _written_as_national(
+                    plan, digits, ends, separators, False, in_parentheses
+                ):
                     return Verdict.GROUPED
-            for plan in home.with_trunk(digits).valid_in(digits[1:]):
-                if _written_as_national(number, groups, plan, digits[1:], True):
+            national = digits[1:]
+            ends = {end - 1 for end in ends}
+            ends.discard(0)
+            for plan in home.with_trunk(digits).groupable(len(national), ends):
+                if plan.valid.fullmatch(national) and _written_as_national(
+                    plan, national, ends, separators, True, in_parentheses
+                ):
                     return Verdict.GROUPED
         return Verdict.VALID if self._home.any_fits(digits) else Verdict.INVALID
 
@@ -288,25 +449,40 @@ class PhoneValidator:
         return self._everywhere.any_fits(digits)
 
 
-def _written_as_national(number: str, groups: list[str], plan: _Plan, national: str, with_prefix: bool) -> bool:
-    """Written as the region writes its numbers.
-
-    The trunk prefix is written where the region has one ("020 7946 0958", not "20 7946 0958"), unless the
-    area code is in parentheses or the region is North American (the "1" is left out by custom); without
-    this, nearly every grouped 10-digit part number is a valid landline somewhere ("51-2928-7387" in
-    Brazil). And no group of one of the region's formats is split, libphonenumber's STRICT_GROUPING test
-    ("51-2928-7387" splits the US groups 512-928-7387).
-    """
-    ends, position = set(), -1 if with_prefix else 0
+def _group_ends(groups: list[str]) -> set[int]:
+    """Where the written groups end, as positions in the digits ("020 7946 0958": {3, 7})."""
+    ends, position = set(), 0
     for group in groups[:-1]:
         position += len(group)
         ends.add(position)
-    ends.discard(0)
-    if not (with_prefix or not plan.prefix or plan.country_code == 1 or number.startswith("(")):
-        if plan.region not in _MOBILES_WITHOUT_TRUNK or plan.mobile is None or not plan.mobile.fullmatch(national):
-            return False
-        return any(ends == expected for expected in plan.group_ends(national))
-    return any(ends <= expected for expected in plan.group_ends(national))
+    return ends
+
+
+def _written_as_national(
+    plan: _Plan, national: str, ends: set[int], separators: list[str], with_prefix: bool, in_parentheses: bool
+) -> bool:
+    """Written as the region writes its numbers; `ends` are the written group ends in `national`, `separators`
+    what is written between the groups.
+
+    The trunk prefix is written where the region has one ("020 7946 0958", not "20 7946 0958"), unless the
+    area code is in parentheses, the region is North American (the "1" is left out by custom) or the format
+    itself leaves it out (Brazil); without this, nearly every grouped 10-digit part number is a valid landline
+    somewhere ("51-2928-7387" in Brazil). And no group of one of the region's formats is split,
+    libphonenumber's STRICT_GROUPING test ("51-2928-7387" splits the US groups 512-928-7387).
+    """
+    if with_prefix or in_parentheses or plan.country_code == 1:
+        return plan.groups_as(national, ends, exact=False)
+    if not plan.prefix:
+        if plan.groups_as(national, ends, exact=False):
+            return True
+        # A number that can only be a mobile is written in the region's other layouts of its length too
+        # ("917 00 439": Norway prints 9xx numbers 2-2-2-2 and 8xx numbers 3-2-3), exactly as printed there.
+        return plan.only_mobile(national) and plan.laid_out_as(national, ends, separators, any_leading=True)
+    if len(national) in plan.unprefixed and plan.laid_out_as(national, ends, separators, any_leading=False):
+        return True
+    if plan.region not in _MOBILES_WITHOUT_TRUNK or plan.mobile is None or not plan.mobile.fullmatch(national):
+        return False
+    return plan.groups_as(national, ends, exact=True)
 
 
 def _fictional_nanp(national: str) -> bool:

@@ -43,13 +43,17 @@ class PiiDetector:
                 claims.add(span)
         starts = []
         if has_digit:
-            _claim_ibans(text, claims)
-            starts = [m.start() for m in rx.NUMBER_START.finditer(text)]
-            _claim_cards_ssns_ipv4s(text, starts, claims)
+            scanners = rx.ASCII_SCANNERS if text.isascii() else rx.UNICODE_SCANNERS
+            starts = [match.start() for match in scanners.starts.finditer(text)]
+            # An IBAN starts with a capital letter, a number with a digit, "+" or "(" (all below "A").
+            if iban_starts := [start for start in starts if text[start] >= "A"]:
+                starts = [start for start in starts if text[start] < "A"]
+                _claim_ibans(text, iban_starts, claims)
+            _claim_cards_ssns_ipv4s(text, starts, claims, scanners.card_ssn_ipv4)
         if colons >= 2 and ("::" in text or rx.IPV6_FULL_HINT.search(text)):
             _claim_ipv6s(text, claims)
         if starts:
-            self._claim_phones(text, starts, claims)
+            self._claim_phones(text, starts, claims, scanners.phone)
         return claims.spans
 
     def scrub(self, text: str) -> tuple[str, list[Span]]:
@@ -57,15 +61,16 @@ class PiiDetector:
         spans = self.detect(text)
         return (replace_spans(text, spans) if spans else text), spans
 
-    def _claim_phones(self, text: str, starts: list[int], claims: Claims) -> None:
+    def _claim_phones(self, text: str, starts: list[int], claims: Claims, candidate: re.Pattern[str]) -> None:
         resume = 0
-        phone, not_a_phone = rx.PHONE.match, rx.NOT_A_PHONE.fullmatch
+        phone, not_a_phone = candidate.match, rx.NOT_A_PHONE.fullmatch
         for position in starts:
             if position < resume or (room := claims.room_at(position)) is None:
                 continue
             if (match := phone(text, position)) is None or not_a_phone(match.group()):
                 continue
-            if _continues_a_number(text, position, claims):
+            # Only a start right after "<digit> " can continue a number: the common case skips the call.
+            if text[position - 1 : position] == " " and _continues_a_number(text, position, claims):
                 continue
             if (end := self._phone_end(text, match, room)) is not None:
                 claims.add(Span(position, end, PiiType.PHONE))
@@ -99,6 +104,7 @@ class PiiDetector:
         before: str | None = None
         said_before: bool | None = None
         budget = _MAX_PHONE_TRIES
+        in_lines = "\n" in text
         for end in ends:
             raw = text[start:end]
             digit_count = len(rx.DIGIT.findall(text, start, min(end, number_end)))
@@ -106,13 +112,15 @@ class PiiDetector:
                 continue
             if digit_count < _MIN_PHONE_DIGITS or budget == 0:
                 return None
-            if (end != checked and rx.NOT_A_PHONE_PREFIX.fullmatch(raw)) or _is_isbn(raw):
+            if end != checked and rx.NOT_A_PHONE_PREFIX.fullmatch(raw):
+                continue
+            if "-" in raw and _is_isbn(raw):
                 continue
             if "." in raw and rx.VERSION_CONTEXT.search(text, max(0, start - 12), start):
                 return None
             if before is None:
                 before = text[max(0, start - _CONTEXT_WINDOW) : start]
-            header = _column_header(text, start, end) if "\n" in text else None
+            header = _column_header(text, start, end) if in_lines else None
             if raw.isdigit() and header is None and not _said_after(text, end):
                 # The words before are the same for every prefix: searched once, and only when needed (the
                 # search costs more than the rest of the candidate's checks).
@@ -183,9 +191,9 @@ def _column_header(text: str, start: int, end: int) -> str | None:
     return None if header is None else header.split(delimiter)[column]
 
 
-def _claim_ibans(text: str, claims: Claims) -> None:
-    for hint in rx.IBAN_START.finditer(text):
-        if (match := rx.IBAN.match(text, hint.start())) is None or not claims.is_free(*match.span()):
+def _claim_ibans(text: str, starts: list[int], claims: Claims) -> None:
+    for start in starts:
+        if (match := rx.IBAN.match(text, start)) is None or not claims.is_free(*match.span()):
             continue
         if (end := _iban_end(match)) is not None:
             claims.add(Span(match.start(), end, PiiType.IBAN))
@@ -195,10 +203,11 @@ def _claim_ibans(text: str, claims: Claims) -> None:
 
 # A candidate that fails validation may hide a real value starting one group later ("2024 4111 1111 ..."),
 # so every number start is tried, not only those after the previous candidate.
-def _claim_cards_ssns_ipv4s(text: str, starts: list[int], claims: Claims) -> None:
+def _claim_cards_ssns_ipv4s(text: str, starts: list[int], claims: Claims, candidate: re.Pattern[str]) -> None:
     resume = 0
+    classify = candidate.match
     for position in starts:
-        if position < resume or (match := rx.CARD_SSN_IPV4.match(text, position)) is None:
+        if position < resume or (match := classify(text, position)) is None:
             continue
         kind = match.lastgroup
         if kind == "card":

@@ -25,8 +25,10 @@ from services.llm.structured import TEXT, TOOL_HINTS, arguments_schema, offered,
 SYSTEM = """You work on one step of a larger plan. Reply with JSON only: either a tool call
 {"action": "call", "tool": NAME, "args": {...}} or your final answer {"action": "answer", "answer": "..."}.
 Keep the answer short: a name, a number or one sentence. When the results already answer the step, answer at once:
-for the step "Which has more people, Chile or Peru?" with results {"1": 19630000, "2": 34350000} the reply is
-{"action": "answer", "answer": "Peru"}. Tools: """
+for the step "Which has more people, Uruguay or Paraguay?" with results {"1": 3420000, "2": 6860000} the reply is
+{"action": "answer", "answer": "Paraguay"}. Tools: """
+# The example's entities are not in the shipped knowledge base, so no evaluated answer can be copied from it.
+STEP_PROMPT = "Step: {task}\nResults of the steps it depends on: {results}"
 RESULT_CHARS = 2000  # of a tool's result shown to the model
 AGENT_TOOL_TIMEOUT_S = 30.0  # per tool call inside an agent step (the tool's own limit when lower)
 
@@ -38,6 +40,10 @@ class Agent:
     max_tool_calls: int
     tool_timeout_s: float
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    system: str = SYSTEM
+    prompt: str = STEP_PROMPT  # {task} and {results}
+    # Turns that must be tool calls before an answer is accepted (the ReAct baseline of `genesis eval qa`: 1).
+    min_tool_calls: int = 0
 
     def budget_s(self, chat_timeout_s: float) -> float:
         """The longest a whole step may take: every model call and every tool call at its own limit."""
@@ -51,14 +57,15 @@ class Agent:
         hints = "; ".join(TOOL_HINTS.get(name, f"{name}({', '.join(params)})") for name, params in tools.items())
         results = json.dumps(context, default=str)[:RESULT_CHARS] if context else "none"
         messages = [
-            {"role": "system", "content": SYSTEM + hints},
-            {"role": "user", "content": f"Step: {task}\nResults of the steps it depends on: {results}"},
+            {"role": "system", "content": self.system + hints},
+            {"role": "user", "content": self.prompt.format(task=task, results=results)},
         ]
         steps: list[Step] = []
         calls = 0
         while True:
             offer = tools if calls < self.max_tool_calls else {}
-            reply, step = await self._think(messages, offer)
+            must_call = bool(offer) and calls < self.min_tool_calls
+            reply, step = await self._think(messages, offer, answer=not must_call)
             steps.append(step)
             action = _action(reply, offer)
             if action is None:
@@ -72,11 +79,14 @@ class Agent:
                 {"role": "user", "content": f"Result of {name}: {observation[:RESULT_CHARS]}"},
             ]
 
-    async def _think(self, messages: list[dict[str, str]], tools: dict[str, tuple[str, ...]]) -> tuple[str, Step]:
+    async def _think(
+        self, messages: list[dict[str, str]], tools: dict[str, tuple[str, ...]], *, answer: bool = True
+    ) -> tuple[str, Step]:
         started, clock = self.now(), time.perf_counter()
+        schema = turn_schema(tools, answer=answer)
         try:
             completion = await self.client.chat(
-                messages, response_format=response_format(self.client.settings.structured_output, turn_schema(tools))
+                messages, response_format=response_format(self.client.settings.structured_output, schema)
             )
         except ChatError as error:
             raise ToolError(f"agent: {error}", retryable=error.retryable) from None
@@ -106,14 +116,15 @@ class Agent:
         return output, Step("execute_tool", name, arguments, output, started, time.perf_counter() - clock)
 
 
-def turn_schema(tools: dict[str, tuple[str, ...]]) -> dict[str, Any]:
-    """One agent turn: a call of one of ``tools`` with its arguments, or the answer."""
-    answer = _object({"action": {"const": "answer"}, "answer": TEXT})
+def turn_schema(tools: dict[str, tuple[str, ...]], *, answer: bool = True) -> dict[str, Any]:
+    """One agent turn: a call of one of ``tools`` with its arguments, or (unless ``answer`` is false) the answer."""
+    final = _object({"action": {"const": "answer"}, "answer": TEXT})
     calls = [
         _object({"action": {"const": "call"}, "tool": {"const": name}, "args": arguments_schema(name, parameters)})
         for name, parameters in sorted(tools.items())
     ]
-    return {"anyOf": [*calls, answer]} if calls else answer
+    variants = [*calls, final] if answer or not calls else calls
+    return {"anyOf": variants} if len(variants) > 1 else variants[0]
 
 
 def _object(properties: dict[str, Any]) -> dict[str, Any]:

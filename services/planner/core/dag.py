@@ -141,9 +141,21 @@ class Dag:
                     frontier.append(child)
         return [other for other in self.order if other in found]
 
+    def children(self, task_id: str) -> tuple[str, ...]:
+        """The tasks that need ``task_id`` directly, in plan order."""
+        return self._children[task_id]
+
+    def position(self, task_id: str) -> int:
+        """Where the task was written in the plan (0 first)."""
+        return self._position[task_id]
+
     def heights(self) -> dict[str, int]:
         """For each task, the number of tasks on its longest chain to a sink, itself included: a capped scheduler
         that starts the tallest ready task first keeps the critical path moving."""
+        return dict(self._heights)
+
+    @cached_property
+    def _heights(self) -> dict[str, int]:
         height: dict[str, int] = {}
         for task_id in reversed(self._canonical):
             height[task_id] = 1 + max((height[child] for child in self._children[task_id]), default=0)
@@ -152,8 +164,24 @@ class Dag:
     def tallest_first(self) -> list[str]:
         """Tasks by their height (see heights), tallest first, ties in canonical order: the order in which a capped
         parallel run starts ready tasks (list scheduling)."""
-        heights = self.heights()
-        return sorted(self._canonical, key=lambda task_id: -heights[task_id])
+        return list(self._tallest_first)
+
+    @cached_property
+    def _tallest_first(self) -> tuple[str, ...]:
+        return tuple(sorted(self._canonical, key=lambda task_id: -self._heights[task_id]))
+
+    def rank(self, *, tallest_first: bool) -> dict[str, int]:
+        """Each task's place in ``tallest_first()`` (or else in ``canonical_order()``), to order a few tasks without
+        walking the whole plan."""
+        return self._tallest_rank if tallest_first else self._canonical_rank
+
+    @cached_property
+    def _canonical_rank(self) -> dict[str, int]:
+        return {task_id: rank for rank, task_id in enumerate(self._canonical)}
+
+    @cached_property
+    def _tallest_rank(self) -> dict[str, int]:
+        return {task_id: rank for rank, task_id in enumerate(self._tallest_first)}
 
 
 def cycle_message(cycle: list[str]) -> str:

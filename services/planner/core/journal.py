@@ -25,6 +25,8 @@ class RunConfigured(Event, kw_only=True, tag="RunConfigured.v1"):
     config: SchedulingConfig
     expected_answer: str | None = None
     labels: dict[str, str] = {}
+    # The request's allowed_tools, which a sub-plan (re-planning) must keep to as well.
+    allowed_tools: list[str] | None = None
 
 
 class TaskRetryScheduled(Event, kw_only=True, tag="TaskRetryScheduled.v1"):
@@ -53,7 +55,26 @@ class AnswerRequested(Event, kw_only=True, tag="AnswerRequested.v1"):
     due_at: datetime
 
 
-JournalEvent = RunConfigured | TaskRetryScheduled | TaskLeaseExpired | AnswerRequested
+class ReplanRequested(Event, kw_only=True, tag="ReplanRequested.v1"):
+    """Task ``task_id`` failed for good and the LLM is asked for a sub-plan in its place (re-planning, a stage of
+    its own): the tasks that need it wait until the sub-plan comes back, or until ``due_at``, when they are skipped
+    as without re-planning. ``replan`` counts the run's re-plans, this one included (the new tasks' id prefix)."""
+
+    task_id: str
+    replan: int
+    error: str
+    due_at: datetime
+
+
+class ReplanFailed(Event, kw_only=True, tag="ReplanFailed.v1"):
+    """No usable sub-plan for ``task_id`` (the model failed, its plan was bad, or it came too late): the run goes
+    on as without re-planning, and ``reason`` joins the failure's reason."""
+
+    task_id: str
+    reason: str
+
+
+JournalEvent = RunConfigured | TaskRetryScheduled | TaskLeaseExpired | AnswerRequested | ReplanRequested | ReplanFailed
 JournalEntry = AnyEvent | JournalEvent
 
 _encoder = msgspec.json.Encoder()

@@ -8,6 +8,8 @@ Status rules (the sinks are the tasks no other task needs; their results are the
 - ``partial``: some sinks succeeded and others failed or were skipped;
 - ``failed``: no sink succeeded.
 
+A task that a sub-plan replaced (re-planning) is neither a sink nor the reason: its stand-in took its place.
+
 ``answer`` is the single sink's result, or ``{sink id: result}`` over the succeeded sinks when there are several, or
 the text the LLM wrote from all results (answer synthesis). Each result travels once: ``observations`` holds the
 results that are not already in ``answer``, up to ``max_observation_bytes`` in all; results past that (and sinks that
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from schemas.events import RunFinished, RunMetrics, RunStatus
+from services.planner.core.replan import replan_note
 
 if TYPE_CHECKING:
     from services.planner.core.run import RunState
@@ -31,8 +34,13 @@ Ending = Literal["settled", "timed_out", "cancelled"]
 _encoder = msgspec.json.Encoder()
 
 
+def answer_sinks(state: RunState) -> list[str]:
+    """The tasks whose results are the answer: the plan's final tasks, but not those a sub-plan replaced."""
+    return [sink for sink in state.dag.sinks() if sink not in state.replans.replaced]
+
+
 def settled_status(state: RunState) -> RunStatus:
-    sinks = state.dag.sinks()
+    sinks = answer_sinks(state)
     succeeded_sinks = sum(state.tasks[sink].status == "succeeded" for sink in sinks)
     if succeeded_sinks == len(sinks):
         return "succeeded"
@@ -45,7 +53,7 @@ def finished_event(
     status: RunStatus = settled_status(state) if ending == "settled" else ending
     results = {task_id: progress.result for task_id, progress in state.tasks.items() if progress.status == "succeeded"}
     budget = _Budget(state.config.max_observation_bytes)
-    sinks = state.dag.sinks()
+    sinks = answer_sinks(state)
     answer: Any
     if synthesized is not None:
         answer, in_answer = synthesized, set()
@@ -100,8 +108,8 @@ def _reason(state: RunState, status: RunStatus) -> str | None:
         succeeded = sum(progress.status == "succeeded" for progress in state.tasks.values())
         return f"run deadline of {deadline_s:g}s passed; {succeeded} of {len(state.tasks)} tasks succeeded"
     for task_id in state.dag.canonical_order():
-        if state.tasks[task_id].status == "failed":
-            return f"task {task_id} failed: {state.tasks[task_id].error}"
+        if state.tasks[task_id].status == "failed" and task_id not in state.replans.replaced:
+            return f"task {task_id} failed: {state.tasks[task_id].error}{replan_note(state, task_id)}"
     return None
 
 

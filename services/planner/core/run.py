@@ -2,8 +2,9 @@
 
 Entry points return the events to publish and apply them first: ``begin`` (a planned run), ``on_task_started``
 (an executor began an attempt: its lease now runs from there), ``on_task_finished`` (a result from an executor),
-``on_cancel`` (a producer asked the run to stop), ``on_answer`` (the LLM wrote the answer), ``on_tick`` (time passed:
-due retries, expired leases, the deadline, an answer that did not come). ``history`` is the
+``on_cancel`` (a producer asked the run to stop), ``on_answer`` (the LLM wrote the answer), ``on_replan`` (the LLM
+wrote a sub-plan for a task that failed for good: services/planner/core/replan.py), ``on_tick`` (time passed: due
+retries, expired leases, the deadline, an answer or a sub-plan that did not come). ``history`` is the
 run's journal: the founding RunPlanned and RunConfigured, every accepted TaskFinished and every emitted event, in the
 order they were applied. ``replay(history)`` rebuilds an equal state (facts that change nothing are not recorded, so
 a journal with redelivered results replays to the same history too).
@@ -33,6 +34,7 @@ from schemas.events import (
     RunCancelRequested,
     RunFinished,
     RunPlanned,
+    RunReplanned,
     RunRequested,
     TaskFinished,
     TaskReady,
@@ -43,9 +45,17 @@ from schemas.events import (
 from schemas.plan import Plan
 from schemas.policy import Policy
 from services.planner.core.dag import Dag
-from services.planner.core.journal import AnswerRequested, RunConfigured, TaskLeaseExpired, TaskRetryScheduled
+from services.planner.core.journal import (
+    AnswerRequested,
+    ReplanFailed,
+    ReplanRequested,
+    RunConfigured,
+    TaskLeaseExpired,
+    TaskRetryScheduled,
+)
 from services.planner.core.outcome import finished_event, settled_status
 from services.planner.core.progress import LLM_TOOL, SETTLED, TaskProgress, tool_and_args
+from services.planner.core.replan import Replans, decide_replan, replan_note, requests_owed
 from services.planner.core.scheduling import ExecutionStrategy, SchedulingConfig, choose_strategy, retry_delay_s
 
 __all__ = ["LLM_TOOL", "RunState", "SchedulingConfig", "TaskProgress", "choose_strategy"]
@@ -71,10 +81,21 @@ class RunState:
     cancelled: bool = False
     # Set while the LLM writes the answer: the run finishes without it at this time.
     answer_due_at: datetime | None = None
+    # Re-planning (services/planner/core/replan.py): the request's allowed tools bind a sub-plan too.
+    allowed_tools: list[str] | None = None
+    replans: Replans = field(default_factory=Replans)
     history: list[Event] = field(default_factory=list)
     # Derived from the plan or injected: not part of what a replay must reproduce.
     dag: Dag = field(compare=False, repr=False)
     new_id: Callable[[], str] = field(compare=False, repr=False)
+    # Indexes over ``tasks``, derived (``_index``) and kept up to date by ``_fold``: the tasks in each status, and
+    # the pending tasks whose dependencies have all succeeded. A change costs what it touches, not the whole run.
+    _by_status: dict[str, set[str]] = field(init=False, default_factory=dict, compare=False, repr=False)
+    _unmet: dict[str, int] = field(init=False, default_factory=dict, compare=False, repr=False)
+    _ready: set[str] = field(init=False, default_factory=set, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._index()
 
     @classmethod
     def begin(
@@ -108,8 +129,9 @@ class RunState:
             config=config,
             expected_answer=request.expected_answer,
             labels=dict(request.labels),
+            allowed_tools=request.allowed_tools,
         )
-        state = cls._found(planned, configured, new_id)
+        state = cls._found(planned, configured, new_id, dag=dag)
         return state, [planned, configured, *state._advance(now)]
 
     @classmethod
@@ -133,7 +155,9 @@ class RunState:
         return state
 
     @classmethod
-    def _found(cls, planned: RunPlanned, configured: RunConfigured, new_id: Callable[[], str]) -> RunState:
+    def _found(
+        cls, planned: RunPlanned, configured: RunConfigured, new_id: Callable[[], str], *, dag: Dag | None = None
+    ) -> RunState:
         if planned.deadline_at is None:
             raise ValueError(f"RunPlanned of run {planned.run_id} has no deadline; begin() always sets one")
         return cls(
@@ -146,9 +170,10 @@ class RunState:
             deadline_at=planned.deadline_at,
             expected_answer=configured.expected_answer,
             labels=dict(configured.labels),
+            allowed_tools=configured.allowed_tools,
             tasks={task.id: TaskProgress() for task in planned.plan.tasks},
             history=[planned, configured],
-            dag=Dag.from_plan(planned.plan),
+            dag=dag or Dag.from_plan(planned.plan),
             new_id=new_id,
         )
 
@@ -190,8 +215,21 @@ class RunState:
         self._emit(out, finished_event(self, self._envelope(now), synthesized=answer))
         return out
 
+    def on_replan(self, task_id: str, subplan: Plan | None, problem: str | None, now: datetime) -> list[Event]:
+        """The LLM's sub-plan for ``task_id``, which failed for good (None: none came, ``problem`` says why), while
+        the run waits for it: RunReplanned and what the new tasks unlock, or ReplanFailed and the skips."""
+        if self.finished or task_id not in self.replans.waiting:
+            return []
+        out: list[Event] = []
+        self._emit(out, decide_replan(self, task_id, subplan, problem, self._envelope(now)))
+        return out + self._advance(now)
+
     def on_tick(self, now: datetime) -> list[Event]:
         return self._advance(now)
+
+    def with_status(self, status: str) -> frozenset[str]:
+        """The ids of the tasks in ``status`` now (from the index, without a scan)."""
+        return frozenset(self._by_status[status])
 
     def next_wakeup(self) -> datetime | None:
         """When on_tick has something to do at the latest: a due retry, a lease expiry, the deadline, or the end
@@ -201,15 +239,45 @@ class RunState:
         if self.answer_due_at is not None:
             return self.answer_due_at
         moments = [self.deadline_at]
-        for progress in self.tasks.values():
+        if (replan_due := self.replans.next_due()) is not None:
+            moments.append(replan_due)
+        for task_id in (*self._by_status["running"], *self._by_status["retrying"]):
+            progress = self.tasks[task_id]
             moments += [moment for moment in (progress.lease_expires_at, progress.retry_due_at) if moment is not None]
         return min(moments)
 
     # -- evolve: the only place state changes ------------------------------------------------------------------
 
     def _fold(self, event: Event) -> None:
+        task_id = getattr(event, "task_id", None)
+        progress = self.tasks.get(task_id) if isinstance(task_id, str) else None
+        before = progress.status if progress is not None else None
         if self._apply(event):
             self.history.append(event)
+            if progress is not None and progress.status != before:
+                self._moved(task_id, before, progress.status)
+
+    def _index(self) -> None:
+        """Derive the indexes from ``tasks`` and the DAG (at founding, and when the plan changes)."""
+        self._by_status = {status: set() for status in ("pending", "running", "retrying", *SETTLED)}
+        for task_id, progress in self.tasks.items():
+            self._by_status[progress.status].add(task_id)
+        self._unmet = {
+            task_id: sum(self.tasks[dep].status != "succeeded" for dep in self.dag.deps[task_id])
+            for task_id in self.tasks
+        }
+        self._ready = {task_id for task_id in self._by_status["pending"] if not self._unmet[task_id]}
+
+    def _moved(self, task_id: str, before: str | None, after: str) -> None:
+        if before is not None:
+            self._by_status[before].discard(task_id)
+        self._by_status[after].add(task_id)
+        self._ready.discard(task_id)
+        if after == "succeeded":
+            for child in self.dag.children(task_id):
+                self._unmet[child] -= 1
+                if not self._unmet[child] and self.tasks[child].status == "pending":
+                    self._ready.add(child)
 
     def _apply(self, event: Event) -> bool:
         """Evolve the state by one fact; False (and no change) for facts that change nothing here."""
@@ -238,6 +306,12 @@ class RunState:
                 self.tasks[task_id].skip(event.reason)
             case RunFinished() if not self.finished:
                 self.outcome = event
+            case ReplanRequested() | ReplanFailed() if not self.finished:
+                return self.replans.apply(event)
+            case RunReplanned() if not self.finished and self.replans.apply(event):
+                self.plan = event.plan
+                self.tasks.update({task_id: TaskProgress() for task_id in event.added})
+                self._plan_changed()
             case _:
                 return False  # the request, duplicates and stale facts
         return True
@@ -289,11 +363,18 @@ class RunState:
         self._expire_leases(now, out)
         self._schedule_retries(now, out)
         self._redispatch_due(now, out)
+        for event in requests_owed(self, now, lambda: self._envelope(now)):
+            self._emit(out, event)
         self._skip_dependents_of_failures(now, out)
         self._dispatch_ready(now, out)
-        if self._all_settled():
+        if self._all_settled() and not self.replans.waiting:
             self._settle(now, out)
         return out
+
+    def _plan_changed(self) -> None:
+        """The plan grew (re-planning): everything derived from it is derived again."""
+        self.dag = Dag.from_plan(self.plan)
+        self._index()
 
     def _settle(self, now: datetime, out: list[Event]) -> None:
         synthesis_s = self.config.synthesis_timeout_s
@@ -310,7 +391,7 @@ class RunState:
         self._emit(out, finished_event(self, self._envelope(now), ending="cancelled"))
 
     def _all_settled(self) -> bool:
-        return all(progress.status in SETTLED for progress in self.tasks.values())
+        return not (self._by_status["pending"] or self._by_status["running"] or self._by_status["retrying"])
 
     def _emit(self, out: list[Event], event: Event) -> None:
         self._fold(event)
@@ -320,7 +401,9 @@ class RunState:
         return {"event_id": self.new_id(), "run_id": self.run_id, "occurred_at": now}
 
     def _in_order(self, *statuses: str) -> list[str]:
-        return [task_id for task_id in self.dag.canonical_order() if self.tasks[task_id].status in statuses]
+        """The tasks in these statuses, in canonical order."""
+        found = [task_id for status in statuses for task_id in self._by_status[status]]
+        return sorted(found, key=self.dag.rank(tallest_first=False).__getitem__) if len(found) > 1 else found
 
     def _expire_leases(self, now: datetime, out: list[Event]) -> None:
         for task_id in self._in_order("running"):
@@ -362,28 +445,28 @@ class RunState:
 
     def _skip_dependents_of_failures(self, now: datetime, out: list[Event]) -> None:
         for failed in self._in_order("failed"):
-            reason = f"dependency {failed} failed: {self.tasks[failed].error}"
+            if failed in self.replans.waiting:
+                continue  # its dependents wait for the sub-plan that may replace it
+            reason = f"dependency {failed} failed: {self.tasks[failed].error}{replan_note(self, failed)}"
             for dependent in self.dag.dependents(failed):
                 if self.tasks[dependent].status not in SETTLED:
                     self._emit(out, TaskSkipped(**self._envelope(now), task_id=dependent, reason=reason))
 
     def _dispatch_ready(self, now: datetime, out: list[Event]) -> None:
         # A retrying task keeps its slot: "at most N at once" counts tasks in progress, not messages in flight.
-        busy = sum(progress.status in ("running", "retrying") for progress in self.tasks.values())
+        if not self._ready:
+            return
+        busy = len(self._by_status["running"]) + len(self._by_status["retrying"])
         cap = 1 if self.strategy == "sequential" else (self.policy.max_parallelism or len(self.tasks))
-        ready = [
-            task_id
-            # Sequential runs follow the canonical order; capped parallel runs keep the longest chains moving.
-            for task_id in (self.dag.canonical_order() if self.strategy == "sequential" else self.dag.tallest_first())
-            if self.tasks[task_id].status == "pending"
-            and all(self.tasks[dep].status == "succeeded" for dep in self.dag.deps[task_id])
-        ]
+        # Sequential runs follow the canonical order; capped parallel runs keep the longest chains moving.
+        rank = self.dag.rank(tallest_first=self.strategy != "sequential")
+        ready = sorted(self._ready, key=rank.__getitem__)
         for task_id in ready[: max(0, cap - busy)]:
             self._emit(out, self._task_ready(task_id, 1, now))
 
     def _task_ready(self, task_id: str, attempt: int, now: datetime) -> TaskReady:
-        task = self.plan.tasks[self.dag.order.index(task_id)]
-        results = {other: progress.result for other, progress in self.tasks.items() if progress.status == "succeeded"}
+        task = self.plan.tasks[self.dag.position(task_id)]
+        results = {other: self.tasks[other].result for other in self._by_status["succeeded"]}
         tool, args = tool_and_args(task, results)
         return TaskReady(
             **self._envelope(now),

@@ -30,6 +30,10 @@ class SchedulingConfig(msgspec.Struct, frozen=True, kw_only=True):
     synthesis_timeout_s: float | None = None
     # RunFinished carries task results up to this size; the ids of the rest are listed in ``omitted``.
     max_observation_bytes: int = 256_000
+    # Re-planning: a task that fails for good may be replaced by a sub-plan from the LLM, at most this many times
+    # per run (0: never, as for runs journaled before it existed), each within ``replan_timeout_s``.
+    max_replans: int = 0
+    replan_timeout_s: float = 60.0
 
     def timeout_for(self, tool: str) -> float:
         return self.tool_timeouts_s.get(tool, self.task_timeout_s)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Mapping, Sequence
+from keyword import iskeyword
 from typing import Any
 
 from services.planner.core.errors import PlanError
@@ -21,6 +22,15 @@ Signatures = Mapping[str, Sequence[str]]
 
 _CALL_SHAPE = re.compile(r"^\s*[A-Za-z_]\w*\s*\(.*\)\s*$", re.DOTALL)
 _BARE_REFERENCE = re.compile(r"\$(?:\{[^{}]*\}|[A-Za-z0-9_]+)")
+# The common shape, read without building a syntax tree: keyword or positional arguments that are plain strings
+# (no escapes, no newlines), decimal numbers, booleans or None. Anything else goes through ``ast``.
+_SIMPLE_CALL = re.compile(r"([A-Za-z_]\w*)[ \t\f]*\((.*)\)", re.DOTALL | re.ASCII)
+_SIMPLE_ARGUMENT = re.compile(
+    r"[ \t\n\f]*(?:([A-Za-z_]\w*)[ \t\n\f]*=[ \t\n\f]*)?"
+    r"""("[^"\\\n\r\x00]*"|'[^'\\\n\r\x00]*'|-?(?:0|[1-9]\d*)(?:\.\d+)?|True|False|None)[ \t\n\f]*(,|\Z)""",
+    re.ASCII,
+)
+_CONSTANTS = {"True": True, "False": False, "None": None}
 
 
 def looks_like_call(text: str) -> bool:
@@ -31,6 +41,12 @@ def looks_like_call(text: str) -> bool:
 def parse_call(text: str, *, signatures: Signatures | None = None) -> tuple[str, dict[str, Any]]:
     """The tool name and its named arguments; PlanError (without a line: the caller knows it) when unreadable."""
     shown = text.strip()
+    if (simple := _simple_call(shown, signatures)) is not None:
+        return simple
+    return _ast_call(shown, signatures)
+
+
+def _ast_call(shown: str, signatures: Signatures | None) -> tuple[str, dict[str, Any]]:
     try:
         tree = ast.parse(_quote_bare_references(shown), mode="eval")
     except SyntaxError as error:
@@ -52,6 +68,48 @@ def parse_call(text: str, *, signatures: Signatures | None = None) -> tuple[str,
             raise PlanError(f"argument '{keyword.arg}' of {tool} is given twice")
         args[keyword.arg] = _literal(keyword.value, tool, keyword.arg)
     return tool, args
+
+
+def _simple_call(text: str, signatures: Signatures | None) -> tuple[str, dict[str, Any]] | None:
+    """``parse_call``'s answer for a call of the common shape, or None: then ``ast`` reads it (and reports errors).
+    It never accepts what ``ast`` would read differently (tests/unit/planner/test_toolcall_fast_path.py)."""
+    call = _SIMPLE_CALL.fullmatch(text)
+    if call is None or iskeyword(call[1]):
+        return None
+    tool, body = call[1], call[2]
+    positional: list[Any] = []
+    named: dict[str, Any] = {}
+    position = 0
+    while position < len(body) and body[position:].strip(" \t\n\f"):
+        argument = _SIMPLE_ARGUMENT.match(body, position)
+        if argument is None:
+            return None
+        name, literal, _ = argument.groups()
+        value = _CONSTANTS[literal] if literal in _CONSTANTS else _simple_literal(literal)
+        if name is None:
+            if named:
+                return None  # positional after keyword: a syntax error, reported by ast
+            positional.append(value)
+        elif iskeyword(name) or name in named:
+            return None
+        else:
+            named[name] = value
+        position = argument.end()
+    try:
+        names = _positional_names(tool, len(positional), signatures)
+    except PlanError:
+        return None
+    args = dict(zip(names, positional, strict=True))
+    if any(name in args for name in named):
+        return None
+    args.update(named)
+    return tool, args
+
+
+def _simple_literal(literal: str) -> Any:
+    if literal[0] in "\"'":
+        return literal[1:-1]
+    return float(literal) if "." in literal else int(literal)
 
 
 def _shortened(text: str, limit: int = 80) -> str:

@@ -22,6 +22,7 @@ from schemas import (
     RunFinished,
     RunPlanned,
     RunRejected,
+    RunReplanned,
     RunRequested,
     TaskFinished,
     TaskReady,
@@ -165,6 +166,24 @@ def _run_planned(rows: DerivedRows, event: RunPlanned) -> None:
         rows.appended[TASK_DEPENDENCIES.name].extend((event.run_id, task.id, dep, day) for dep in task.deps)
 
 
+def _run_replanned(rows: DerivedRows, event: RunReplanned) -> None:
+    # The sub-plan's tasks join the run's tasks, and the tasks that needed the replaced one now need its stand-in
+    # (the edge to the replaced task stays: the rows are append-only, and the event in `events` tells the rest).
+    level_of = {task_id: level for level, task_ids in enumerate(event.levels) for task_id in task_ids}
+    critical = set(event.critical_path)
+    added = set(event.added)
+    day = day_of(event.occurred_at)
+    for position, task in enumerate(event.plan.tasks):
+        if task.id in added:
+            rows.appended[TASKS.name].append(
+                (event.run_id, task.id, position, task.tool, task.description, level_of.get(task.id),
+                 task.id in critical, day)
+            )  # fmt: skip
+            rows.appended[TASK_DEPENDENCIES.name].extend((event.run_id, task.id, dep, day) for dep in task.deps)
+        elif event.stands_in in task.deps:
+            rows.appended[TASK_DEPENDENCIES.name].append((event.run_id, task.id, event.stands_in, day))
+
+
 def _task_ready(rows: DerivedRows, event: TaskReady) -> None:
     rows.task_dispatches.setdefault(
         (event.run_id, event.task_id, event.attempt),
@@ -302,6 +321,7 @@ _MAPPERS: dict[type, Callable[[DerivedRows, Any], None]] = {
     RunRequested: _run_requested,
     RunRejected: _run_rejected,
     RunPlanned: _run_planned,
+    RunReplanned: _run_replanned,
     TaskReady: _task_ready,
     TaskFinished: _task_finished,
     TaskSkipped: _task_skipped,

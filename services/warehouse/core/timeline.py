@@ -75,6 +75,8 @@ class RunTimeline:
     planned_at: datetime | None
     tasks: tuple[TaskLine, ...]
     planned_critical_path: tuple[str, ...] = ()
+    # One line per re-plan: which task failed for good, why, and the sub-plan's tasks that took its place.
+    replans: tuple[str, ...] = ()
 
     @property
     def origin(self) -> datetime | None:

@@ -36,3 +36,7 @@ FROM task_attempts WHERE run_id = ? ORDER BY task_id, attempt;
 
 -- name: run_skips
 SELECT task_id, reason FROM task_skips WHERE run_id = ?;
+
+-- name: run_replans
+-- The run's re-plans (a task that failed for good replaced by a sub-plan), oldest first.
+SELECT payload FROM events WHERE run_id = ? AND type = 'RunReplanned.v1' ORDER BY occurred_at, kafka_offset;

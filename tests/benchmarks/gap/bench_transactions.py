@@ -96,17 +96,25 @@ class AtLeastOncePlanner(Planner):
     """The planner with its flush as it was before transactions: journal and events with the idempotent producer,
     then the input offsets committed by the consumer (for comparison only)."""
 
-    async def flush(self) -> None:
-        async with self._flush_lock:
-            changes, self._pending = self._pending, Changes()
-            batches = self._batches(changes)
-            records = [record for batch in batches.values() for record in batch.records]
-            await self._publisher.publish_all([], raw=records)
-            for batch in batches.values():
-                self._committed(batch)
-            offsets = {tp: offset for batch in batches.values() for tp, offset in batch.offsets.items()}
-            if offsets and self._consumer is not None:
-                await self._consumer.commit(offsets)
+    def _start_flushes(self) -> None:
+        if self._in_flight:
+            return  # one flush at a time, as it was
+        changes, self._pending = self._pending, Changes()
+        parts = changes.split(self._partition_of)
+        batches = [batch for partition, part in parts.items() if (batch := self._batch(partition, part)) is not None]
+        if batches:
+            flushing = asyncio.create_task(self._publish(batches))
+            self._in_flight[-1] = flushing
+            flushing.add_done_callback(lambda _: self._flushed(-1))
+
+    async def _publish(self, batches: list) -> None:
+        records = [record for batch in batches for record in batch.records]
+        await self._publisher.publish_all([], raw=records)
+        for batch in batches:
+            self._committed(batch)
+        offsets = {tp: offset for batch in batches for tp, offset in batch.offsets.items()}
+        if offsets and self._consumer is not None:
+            await self._consumer.commit(offsets)
 
 
 async def runs_through_planner(bootstrap: str, runs: int, concurrency: int, transactional: bool) -> dict[str, float]:

@@ -6,7 +6,7 @@ from schemas import TaskReady, TaskStarted
 from services.console.core.board import fold
 from services.console.core.charts import line
 from services.console.core.views import detail, summary
-from tests.unit.warehouse.events import at, fan_out_run
+from tests.unit.warehouse.events import at, fan_out_run, replanned_run
 
 
 def test_run_page_has_levels_critical_path_and_one_gantt_lane_per_executor_when_finished() -> None:
@@ -51,3 +51,13 @@ def test_reward_curve_is_a_polyline_through_every_point_when_there_are_rewards()
     drawn = line("reward", [(1.0, 0.2), (2.0, 0.5), (3.0, 0.9)], x_label="runs", y_label="reward")
     assert drawn.startswith("<svg") and drawn.count("<circle") == 3 and "<polyline" in drawn
     assert "<script" not in drawn
+
+
+def test_run_page_shows_the_sub_plan_in_the_dag_and_says_what_it_replaced_when_the_run_was_replanned() -> None:
+    page = detail(fold("r", replanned_run("r")), at(1))
+    assert page["replans"] == [
+        {"replan": 1, "replaced": "1", "reason": "search backend down", "added": ["r1.1"], "stands_in": "r1.1"}
+    ]
+    nodes = {node["id"]: node for node in page["nodes"]}
+    assert set(nodes) == {"1", "2", "r1.1"} and nodes["2"]["deps"] == ["r1.1"]
+    assert page["levels"] == [["1", "r1.1"], ["2"]]

@@ -155,6 +155,8 @@ class TestNumbersOutsideOurGenerator:
         [
             "Replacement part 51-2928-7387 is in stock.",
             "Use 51-2928-7387 for the left hinge.",
+            "Use 41-7763-8107 for the right hinge.",  # Brazilian digits, a part number's layout
+            "Bin 917-00-439 is empty.",  # Norwegian mobile digits, a layout Norway never prints
             "order 123456789 shipped",
             "Invoice 4421-3345-12 paid",
             "| part |\n|---|\n| 79652-83478 |",  # a valid Indian mobile in shape, but the column says part
@@ -210,6 +212,9 @@ class TestNumbersOutsideOurGenerator:
             "06 12345678",
             "030 1234 5678",  # Germany: a long subscriber number split in two
             "(+358) 9 123 4567",
+            "41 7763-8107",  # Brazil writes the area code without its trunk 0
+            "11 91234-5678",
+            "917 00 439",  # a Norwegian mobile, in the layout Norwegians write mobiles in
         ],
     )
     def test_national_number_found_without_context_when_a_home_region_writes_it_so(self, detector, phone):

@@ -28,6 +28,18 @@ def test_precision_and_recall_at_least_097_when_scored_on_the_independent_set(ou
     assert score.recall >= 0.97, score
 
 
+def test_phones_of_every_locale_found_when_scored_on_the_independent_set(ours):
+    """Per locale the set holds only 30-45 phones (one miss costs 0.03), so the gate is looser than the pooled
+    0.97; it catches a locale whose national layout stops being recognised (Brazil's "41 7763-8107" and
+    Norway's "917 00 439" were at 0.87 and 0.92 on seed 1 before the detector learnt them)."""
+    low = {
+        locale: (round(scores[PiiType.PHONE].precision, 3), round(scores[PiiType.PHONE].recall, 3))
+        for locale, scores in ours.locales.items()
+        if min(scores[PiiType.PHONE].precision, scores[PiiType.PHONE].recall) < 0.93
+    }
+    assert low == {}
+
+
 def test_lookalikes_kept_at_least_097_overall_and_per_kind_when_scored_on_the_independent_set(ours):
     assert set(ours.lookalikes) == set(LOOKALIKE_KINDS)
     assert ours.lookalikes_kept.rate >= 0.97

@@ -1,6 +1,9 @@
+import random
+
+import phonenumbers
 import pytest
 
-from services.curator.core.phones import PhoneValidator, Verdict
+from services.curator.core.phones import PhoneValidator, Verdict, _format_ends, _plan
 from services.curator.core.pii import DEFAULT_PHONE_REGIONS
 from services.curator.core.validators import card_ok, iban_ok, ipv4_ok, ipv6_ok, isbn_ok, luhn_ok, ssn_ok
 
@@ -220,6 +223,12 @@ class TestPhones:
             ("51-2928-7387", Verdict.VALID),  # valid in Brazil, grouped like a part number: needs a phone word
             ("20 7946 0958", Verdict.VALID),  # UK without its trunk 0: needs a phone word
             ("2079460958", Verdict.VALID),  # no separators at all: needs a phone word
+            ("41 7763-8107", Verdict.GROUPED),  # Brazil: the library prints "(41) 7763-8107", no trunk 0
+            ("11 91234-5678", Verdict.GROUPED),  # a Brazilian mobile in the same layout
+            ("41-7763-8107", Verdict.VALID),  # the same digits in a part number's layout
+            ("917 00 439", Verdict.GROUPED),  # a Norwegian mobile in the 3-2-3 layout of Norway's 8xx numbers
+            ("917-00-439", Verdict.VALID),  # ... but not in a layout Norway never prints
+            ("217 00 439", Verdict.VALID),  # a Norwegian landline keeps the library's 2-2-2-2 grouping
             ("+39 02 1234 5678", Verdict.INTERNATIONAL),
             ("(+358) 9 123 4567", Verdict.INTERNATIONAL),
             ("0000 0000", Verdict.INVALID),
@@ -231,3 +240,21 @@ class TestPhones:
     def test_unknown_region_raises_when_configured(self):
         with pytest.raises(ValueError, match="XX"):
             PhoneValidator(["XX"])
+
+
+def test_fixed_group_ends_match_the_regex_when_any_number_of_that_length_fits_a_format():
+    """The grouping test uses group ends computed from each format's pattern without matching; they must be
+    the ends the format's regex gives for every number it matches, in every region the library knows."""
+    rng = random.Random(5)
+    compared = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for length, formats in _plan(region).formats.items():
+            for known in formats:
+                if known.fixed_ends is None:
+                    continue
+                for _ in range(40):
+                    national = "".join(rng.choice("0123456789") for _ in range(length))
+                    if (match := known.pattern.fullmatch(national)) is not None:
+                        assert _format_ends(match, length) == known.fixed_ends, (region, known.pattern.pattern)
+                        compared += 1
+    assert compared > 500

@@ -60,3 +60,31 @@ async def test_plan_styles_are_wrong_with_the_reason_when_no_try_gives_a_runnabl
     failed = [outcome for outcome in run.outcomes if outcome.style != "react"]
     assert all(not outcome.correct and outcome.turns == 3 and outcome.error for outcome in failed)
     assert "expected a task like" in (failed[0].error or "")
+
+
+async def test_react_makes_one_tool_call_per_turn_and_then_must_answer_when_the_model_keeps_calling(
+    server: LocalServer,
+) -> None:
+    server.state.chat_reply = json.dumps(
+        {"action": "call", "tool": "kb_search", "args": {"query": "population of France"}}
+    )
+    run = evaluation(server)
+    run.react_max_tool_calls = 3
+    react = (await run.ask(QUESTION))[0]
+    assert react.style == "react" and react.tool_calls == 3 and react.turns == react.tool_calls + 1
+    schemas = [request["response_format"]["schema"] for request in server.state.chat_requests[: react.turns]]
+    actions = [[variant["properties"]["action"]["const"] for variant in s.get("anyOf", [s])] for s in schemas]
+    assert "answer" not in actions[0]  # the first turn must be a tool call
+    assert "answer" in actions[1] and "call" in actions[1]
+    assert actions[-1] == ["answer"]  # after N calls only an answer is accepted
+    prompts = [request["messages"][-1]["content"] for request in server.state.chat_requests[1 : react.turns]]
+    assert all(prompt.startswith("Result of kb_search: ") for prompt in prompts)  # each observation appended
+
+
+async def test_plan_styles_answer_with_the_plans_last_task_when_other_tasks_are_sinks(server: LocalServer) -> None:
+    plan = {"tasks": [*PLAN["tasks"][:2], {"tool": "calculator", "args": {"expression": "3 + 4"}, "deps": ["1"]}]}
+    server.state.chat_reply = json.dumps(plan)  # task 2 is a sink too, with a population as its result
+    run = evaluation(server)
+    await run.run([QUESTION])
+    for outcome in run.outcomes[1:]:
+        assert outcome.answer == 7 and outcome.plan_tasks == 3 and outcome.plan_turns == outcome.turns == 1

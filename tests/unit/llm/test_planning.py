@@ -68,6 +68,22 @@ def test_schema_rejects_an_unknown_tool_and_a_missing_argument_when_validated() 
         jsonschema.validate({"tasks": [first_task()] * 5}, schema)  # over max_tasks
 
 
+def test_answer_step_schema_takes_tool_calls_then_one_agent_step_on_them_when_asked_for() -> None:
+    schema = plan_schema(TOOLS, max_tasks=10, answer_step=True)
+    jsonschema.validate(GOOD, schema)
+    agent_first = {"tasks": [{"tool": "agent", "description": "x", "deps": []}, GOOD["tasks"][2]]}
+    no_answer = {"tasks": GOOD["tasks"][:2]}
+    answer_on_nothing = {"tasks": [*GOOD["tasks"][:2], {"tool": "agent", "description": "x", "deps": []}]}
+    for plan in (agent_first, no_answer, answer_on_nothing, {"tasks": [GOOD["tasks"][2]]}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(plan, schema)
+
+
+def test_raw_newlines_inside_strings_are_escaped_when_a_constrained_reply_is_converted() -> None:
+    reply = '{"tasks": [{"tool": "kb_search", "args": {"query": "population\nof France"}, "deps": []}]}'
+    assert load_plan(to_plan_text(reply), **CHECKS).plan.tasks[0].args == {"query": "population\nof France"}
+
+
 def first_task() -> dict:
     return {"tool": "kb_search", "args": {"query": "France"}, "deps": []}
 

@@ -82,6 +82,7 @@ def test_each_attempt_is_dispatched_once_after_its_dependencies_and_the_run_alwa
                 heapq.heappush(results, (done_at, next(serial), result))
         in_progress = sum(progress.status in ("running", "retrying") for progress in state.tasks.values())
         assert in_progress <= cap
+        assert_indexes_agree_with_a_full_scan(state)
 
     now = T0
     handle(events[2:], now)
@@ -114,3 +115,17 @@ def test_each_attempt_is_dispatched_once_after_its_dependencies_and_the_run_alwa
     assert set(outcome.observations) | in_answer | set(outcome.skipped) | failed == set(edges)
     assert outcome.metrics.attempts == len(dispatched)
     assert RunState.replay(journal) == state
+    assert_indexes_agree_with_a_full_scan(RunState.replay(journal))
+
+
+def assert_indexes_agree_with_a_full_scan(state: RunState) -> None:
+    """The run's incremental indexes (tasks by status, pending tasks whose dependencies all succeeded) say what a
+    scan of every task says."""
+    for status, indexed in state._by_status.items():
+        assert indexed == {task_id for task_id, progress in state.tasks.items() if progress.status == status}
+    assert state._ready == {
+        task_id
+        for task_id, progress in state.tasks.items()
+        if progress.status == "pending"
+        and all(state.tasks[dep].status == "succeeded" for dep in state.dag.deps[task_id])
+    }

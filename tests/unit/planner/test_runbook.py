@@ -58,3 +58,36 @@ def test_journal_round_trips_to_an_equal_state_when_encoded() -> None:
     state, _ = started("r1")
     replayed = RunState.replay(decode_journal(encode_journal(state.history)), new_id=state.new_id)
     assert replayed == state
+
+
+def test_due_returns_each_run_once_when_its_wakeup_has_come() -> None:
+    book = RunBook(remember_finished=10)
+    early, _ = started("early")
+    late, _ = started("late")
+    book.hold(early, partition=0)
+    book.hold(late, partition=0)
+    wakeup = early.next_wakeup()
+    assert wakeup is not None and book.next_wakeup() == wakeup
+    assert [state.run_id for state in book.due(wakeup)] == ["early", "late"]  # same deadline: both due
+    assert book.due(wakeup) == [] and book.next_wakeup() is None  # taken until scheduled again
+
+
+def test_stale_timer_is_skipped_when_the_run_was_rescheduled_or_released() -> None:
+    book = RunBook(remember_finished=10)
+    kept, _ = started("kept")
+    gone, _ = started("gone")
+    book.hold(kept, partition=0)
+    book.hold(gone, partition=0)
+    book.release("gone")
+    assert not book.schedule(kept)  # unchanged wakeup: nothing new to wait for
+    assert [state.run_id for state in book.due(kept.next_wakeup())] == ["kept"]
+
+
+def test_timers_stay_bounded_when_runs_are_rescheduled_many_times() -> None:
+    book = RunBook(remember_finished=10)
+    state, _ = started("r1")
+    book.hold(state, partition=0)
+    for number in range(5_000):
+        state.deadline_at = AT.replace(year=2027) if number % 2 else AT.replace(year=2028)
+        book.schedule(state)
+    assert len(book._timers) <= 2 * 1 + 1024 + 1

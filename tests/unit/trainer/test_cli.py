@@ -1,4 +1,5 @@
-"""genesis trainer run: the JSON it prints, the picture it saves, and what it says about algorithms it cannot run."""
+"""genesis trainer run: the JSON it prints, the picture it saves, and what it says about algorithms it cannot run
+(or, for apo, without a model)."""
 
 from __future__ import annotations
 
@@ -36,11 +37,17 @@ def test_run_prints_exactly_the_result_json_and_saves_the_curve_when_asked_for_j
     assert (tmp_path / "curve.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_run_says_what_apo_needs_when_it_is_chosen_without_an_endpoint(tmp_path: Path) -> None:
+def test_run_says_apo_needs_a_model_when_it_is_chosen_without_an_endpoint_or_local(tmp_path: Path) -> None:
     path = config_file(tmp_path, algorithm={"name": "apo"})
     result = CliRunner().invoke(app, ["trainer", "run", "--config", str(path)])
     assert result.exit_code == 2
-    assert "llm.base_url" in result.output and "poml" in result.output
+    assert "llm.base_url" in result.output and "--local" in result.output
+
+
+def test_run_names_the_option_when_the_algorithm_is_unknown(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["trainer", "run", "--algorithm", "ppo", "--config", str(config_file(tmp_path))])
+    assert result.exit_code == 2
+    assert "--algorithm: 'ppo' is not one of policy_search, apo, verl" in result.output
 
 
 def test_trainer_service_is_wired_when_served_by_name() -> None:

@@ -12,10 +12,12 @@ from schemas import (
     RunFinished,
     RunMetrics,
     RunPlanned,
+    RunReplanned,
     RunRequested,
     Task,
     TaskFinished,
     TaskReady,
+    TaskSkipped,
     TurnRecorded,
     encode_event,
 )
@@ -141,4 +143,40 @@ def _attempt(
             finished_at=at(start + seconds),
             executor=executor,
         ),
+    ]
+
+
+LOOKUP = Task(id="1", tool="kb_search", args={"query": "population of Atlantis"})
+ANSWER = Task(id="2", description="say how many people live there", deps=("1",))
+STAND_IN = Task(id="r1.1", tool="kb_search", args={"query": "population of Peru"})
+
+
+def replanned_run(run_id: str) -> list[Event]:
+    """Task 1 fails, a sub-plan of one task (r1.1) takes its place, and task 2 now needs r1.1."""
+    plan = Plan(tasks=(LOOKUP, ANSWER))
+    extended = Plan(tasks=(LOOKUP, Task(id="2", description=ANSWER.description, deps=("r1.1",)), STAND_IN))
+    return [
+        RunRequested(run_id=run_id, occurred_at=at(0), plan=plan),
+        RunPlanned(
+            run_id=run_id,
+            occurred_at=at(0.01),
+            plan=plan,
+            strategy="sequential",
+            levels=[["1"], ["2"]],
+            critical_path=["1", "2"],
+        ),
+        *_attempt(run_id, LOOKUP, 1, 0.02, 0.1, "error", "executor-1"),
+        RunReplanned(
+            run_id=run_id,
+            occurred_at=at(0.2),
+            replaced_task_id="1",
+            reason="search backend down",
+            plan=extended,
+            added=["r1.1"],
+            stands_in="r1.1",
+            levels=[["1", "r1.1"], ["2"]],
+            critical_path=["r1.1", "2"],
+        ),
+        *_attempt(run_id, STAND_IN, 1, 0.3, 0.1, "ok", "executor-2"),
+        TaskSkipped(run_id=run_id, occurred_at=at(0.5), task_id="2", reason="the test stops here"),
     ]
