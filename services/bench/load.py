@@ -1,5 +1,9 @@
 """`genesis bench load`: zero-latency tools, K executors, N tasks in flight; what the runtime itself costs.
 
+First, with nothing else running, chains of 20 dependent tasks one at a time: the latency floor of a hop (a result
+published -> the task it unlocked started by an executor), since in a closed loop at N in flight every hop also
+waits in the queue (Little's law: N / throughput).
+
 Each run is a fan-out of 10 calculator tasks and a join (11 tasks); a closed loop keeps ``in_flight / 11`` runs
 going until ``runs`` have finished. Figures come from the system's own events, read back read_committed after
 the load: a hop is a dependency's TaskFinished -> the dependent's TaskReady (the planner's dispatch), then
@@ -32,6 +36,22 @@ RUN_PLAN = "\n".join(
         f"| Dependencies: {', '.join(f'Task {n}' for n in range(1, FAN_OUT + 1))}"
     ]
 )
+
+
+CHAIN_LENGTH = 20
+CHAIN_PLAN = "\n".join(
+    f'Task {n}: calculator(expression="{n}") | Dependencies: {"none" if n == 1 else f"Task {n - 1}"}'
+    for n in range(1, CHAIN_LENGTH + 1)
+)
+
+
+class ChainResult(msgspec.Struct, frozen=True):
+    executors: int
+    runs: int
+    hop_p50_ms: float  # a result published -> the task it unlocked started (dispatch and pick-up together)
+    hop_p99_ms: float
+    dispatch_p50_ms: float  # a result published -> the dependent dispatched (TaskReady)
+    per_task_ms: float  # a chain's latency through the client (submit -> RunFinished) / its length
 
 
 class LoadResult(msgspec.Struct, frozen=True):
@@ -88,13 +108,11 @@ async def closed_loop(stack: IsolatedStack, *, runs: int, in_flight_runs: int) -
         return time.perf_counter() - begun, latencies, run_ids
 
 
-async def hops(stack: IsolatedStack, run_ids: set[str]) -> tuple[list[float], list[float]]:
-    """Dispatch and start hops of the joins of these runs, in milliseconds, from the events on the topics."""
+async def task_events(stack: IsolatedStack, run_ids: set[str]) -> list[TaskReady | TaskStarted | TaskFinished]:
+    """These runs' TaskReady, TaskStarted and TaskFinished, read back read_committed from the stack's topics."""
     from aiokafka import AIOKafkaConsumer
 
-    finished: dict[str, datetime] = {}  # run -> the last of its fan-out's results
-    ready: dict[str, datetime] = {}
-    started: dict[str, datetime] = {}
+    found: list[TaskReady | TaskStarted | TaskFinished] = []
     consumer = AIOKafkaConsumer(
         stack.catalogue.name(TASKS_READY),
         stack.catalogue.name(TASKS_FINISHED),
@@ -111,19 +129,68 @@ async def hops(stack: IsolatedStack, run_ids: set[str]) -> tuple[list[float], li
             idle = 0 if batches else idle + 1
             for record in (record for records in batches.values() for record in records):
                 event = decode_event(record.value or b"")
-                if getattr(event, "run_id", None) not in run_ids:
-                    continue
-                if isinstance(event, TaskFinished) and event.task_id != JOIN and event.status == "ok":
-                    finished[event.run_id] = max(finished.get(event.run_id, event.occurred_at), event.occurred_at)
-                elif isinstance(event, TaskReady) and event.task_id == JOIN:
-                    ready.setdefault(event.run_id, event.occurred_at)
-                elif isinstance(event, TaskStarted) and event.task_id == JOIN:
-                    started.setdefault(event.run_id, event.occurred_at)
+                if isinstance(event, TaskReady | TaskStarted | TaskFinished) and event.run_id in run_ids:
+                    found.append(event)
     finally:
         await consumer.stop()
+    return found
+
+
+async def hops(stack: IsolatedStack, run_ids: set[str]) -> tuple[list[float], list[float]]:
+    """Dispatch and start hops of the joins of these runs, in milliseconds, from the events on the topics."""
+    finished: dict[str, datetime] = {}  # run -> the last of its fan-out's results
+    ready: dict[str, datetime] = {}
+    started: dict[str, datetime] = {}
+    for event in await task_events(stack, run_ids):
+        if isinstance(event, TaskFinished) and event.task_id != JOIN and event.status == "ok":
+            finished[event.run_id] = max(finished.get(event.run_id, event.occurred_at), event.occurred_at)
+        elif isinstance(event, TaskReady) and event.task_id == JOIN:
+            ready.setdefault(event.run_id, event.occurred_at)
+        elif isinstance(event, TaskStarted) and event.task_id == JOIN:
+            started.setdefault(event.run_id, event.occurred_at)
     dispatch = [1000 * (ready[run] - finished[run]).total_seconds() for run in ready if run in finished]
     start = [1000 * (started[run] - ready[run]).total_seconds() for run in started if run in ready]
     return dispatch, start
+
+
+async def chain_hops(stack: IsolatedStack, *, executors: int, runs: int) -> ChainResult:
+    """``runs`` chains of CHAIN_LENGTH zero-latency tasks, one at a time, through the client; hops from the events."""
+    from services.client import GenesisClient
+    from streams.settings import KafkaSettings
+
+    run_ids: set[str] = set()
+    latencies: list[float] = []
+    async with GenesisClient(stack.bootstrap, stack.catalogue, KafkaSettings()) as client:
+        for _ in range(runs):
+            started = time.perf_counter()
+            run_id = await client.submit(plan_text=CHAIN_PLAN, strategy="parallel")
+            outcome = await client.wait(run_id, timeout_s=120)
+            if not isinstance(outcome, RunFinished) or outcome.status != "succeeded":
+                raise RuntimeError(f"a chain run did not succeed: {outcome}")
+            latencies.append(time.perf_counter() - started)
+            run_ids.add(run_id)
+    finished: dict[tuple[str, str], datetime] = {}
+    ready: dict[tuple[str, str], datetime] = {}
+    begun: dict[tuple[str, str], datetime] = {}
+    for event in await task_events(stack, run_ids):
+        target = {TaskFinished: finished, TaskReady: ready, TaskStarted: begun}[type(event)]
+        target.setdefault((event.run_id, event.task_id), event.occurred_at)
+    hops, dispatches = [], []
+    for run_id in run_ids:
+        for n in range(2, CHAIN_LENGTH + 1):
+            previous, this = (run_id, str(n - 1)), (run_id, str(n))
+            if previous in finished and this in begun:
+                hops.append(1000 * (begun[this] - finished[previous]).total_seconds())
+            if previous in finished and this in ready:
+                dispatches.append(1000 * (ready[this] - finished[previous]).total_seconds())
+    return ChainResult(
+        executors=executors,
+        runs=runs,
+        hop_p50_ms=percentile(hops, 0.5),
+        hop_p99_ms=percentile(hops, 0.99),
+        dispatch_p50_ms=percentile(dispatches, 0.5),
+        per_task_ms=1000 * statistics.median(latencies) / CHAIN_LENGTH,
+    )
 
 
 def measure(
@@ -170,19 +237,24 @@ def collect(
     levels: list[int],
     minimum_runs: int,
     on_phase: Callable[[str], None],
-) -> list[LoadResult]:
-    results = []
+    chain_runs: int = 10,
+) -> tuple[list[LoadResult], list[ChainResult]]:
+    results: list[LoadResult] = []
+    chains: list[ChainResult] = []
     for executors in executor_counts:
         stack = IsolatedStack(bootstrap, folder_for(executors))
         on_phase(f"starting the planner, {executors} executors and the warehouse")
         stack.up(executors)
         try:
+            asyncio.run(closed_loop(stack, runs=20, in_flight_runs=10))  # connections, metadata and caches warm
+            on_phase(f"{executors} executors: chains of {CHAIN_LENGTH} tasks, one at a time")
+            chains.append(asyncio.run(chain_hops(stack, executors=executors, runs=chain_runs)))
             for level in levels:
                 runs = runs_for(level, minimum_runs)
                 results.append(measure(stack, executors=executors, tasks_in_flight=level, runs=runs, on_phase=on_phase))
         finally:
             stack.down()
-    return results
+    return results, chains
 
 
 def plot_throughput(results: list[LoadResult], path: Path) -> Path:

@@ -133,7 +133,7 @@ def load(
             LocalKafka(local).up()
     try:
         with tempfile.TemporaryDirectory(prefix="genesis-bench-load-") as folder, console.status("") as status:
-            results = collect(
+            results, chains = collect(
                 str(bootstrap_servers(kafka, local)),
                 lambda count: Path(folder) / f"executors-{count}",
                 executor_counts=counts,
@@ -146,12 +146,37 @@ def load(
             LocalKafka(local).down()
     picture = plot_throughput(results, plot)
     if as_json:
-        print(json.dumps({"results": msgspec.to_builtins(results), "plot": str(picture)}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "chains": msgspec.to_builtins(chains),
+                    "results": msgspec.to_builtins(results),
+                    "plot": str(picture),
+                },
+                indent=2,
+            )
+        )
         return
+    floor = Table(title="latency floor: chains of 20 zero-latency tasks, one run at a time")
+    for column in (
+        "executors",
+        "hop p50/p99 ms (result -> dependent started)",
+        "of which dispatch p50 ms",
+        "per task ms",
+    ):
+        floor.add_column(column)
+    for chain in chains:
+        floor.add_row(
+            str(chain.executors),
+            f"{chain.hop_p50_ms:.1f}/{chain.hop_p99_ms:.1f}",
+            f"{chain.dispatch_p50_ms:.1f}",
+            f"{chain.per_task_ms:.1f}",
+        )
+    console.print(floor)
     table = Table(title="zero-latency tools, fan-out of 10 + join per run, broker and warehouse on this machine")
     for column in (
         "executors", "in flight", "tasks/s", "runs/s", "run p50/p99 s", "dispatch hop p50/p99 ms",
-        "start hop p50/p99 ms", "planner CPU ms/task", "peak RSS MiB",
+        "start hop p50/p99 ms", "planner CPU ms/task",
     ):  # fmt: skip
         table.add_column(column, overflow="fold")
     for r in results:
@@ -164,7 +189,9 @@ def load(
             f"{r.dispatch_hop_p50_ms:.1f}/{r.dispatch_hop_p99_ms:.1f}",
             f"{r.start_hop_p50_ms:.1f}/{r.start_hop_p99_ms:.1f}",
             f"{r.planner_cpu_ms_per_task:.2f}",
-            ", ".join(f"{name} {mib:.0f}" for name, mib in r.peak_rss_mib.items()),
         )
     console.print(table)
+    for r in results:
+        rss = ", ".join(f"{name} {mib:.0f}" for name, mib in r.peak_rss_mib.items())
+        console.print(f"peak RSS MiB, {r.executors} executors, {r.tasks_in_flight} in flight: {rss}", soft_wrap=True)
     console.print(f"throughput plot: {picture}", soft_wrap=True)
