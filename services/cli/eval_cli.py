@@ -57,6 +57,11 @@ def qa(
     max_tokens: int = typer.Option(300, "--max-tokens", min=1, help="Per model call, unless llm.max_tokens is set."),
     temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="Sampling temperature (0: greedy)."),
     timeout_s: float = typer.Option(600.0, "--timeout", min=1.0, help="Per model call (a busy CPU is slow)."),
+    failed_tasks: str = typer.Option(
+        "skip",
+        "--failed-tasks",
+        help="A plan's failed task: skip its dependents (as the planner does), or observe (they get the error).",
+    ),
     log: Path | None = typer.Option(
         None, "--log", help="Append each outcome to this file as one JSON line when it is known (for long runs)."
     ),
@@ -64,6 +69,8 @@ def qa(
     """ReAct (one tool call per model turn), GAP level by level, and the as-soon-as-ready DAG on the same questions
     and the same model (llm section, or --local): accuracy, model turns, tokens and wall time per style."""
     settings = load_llm_settings()
+    if failed_tasks not in ("skip", "observe"):
+        fail(f"--failed-tasks: expected skip or observe, got {failed_tasks!r}", code=2)
     if not local and not settings.enabled:
         fail("no model: set llm.base_url and llm.model, or pass --local (needs the local-llm extra)", code=2)
     questions = build_questions(KnowledgeBase.load(), count=max(offset + limit, 120), seed=seed)[offset:][:limit]
@@ -87,6 +94,7 @@ def qa(
             template,
             plan_retries=llm.plan_retries,
             agent_max_tool_calls=llm.agent_max_tool_calls,
+            failed_tasks=failed_tasks,  # type: ignore[arg-type]
         )
         with Progress(console=errors) as progress, _outcome_log(log) as record:
             bar = progress.add_task("questions x styles", total=len(questions) * len(STYLES))
@@ -96,7 +104,8 @@ def qa(
                 progress.advance(bar)
 
             asyncio.run(evaluation.run(questions, on_done=done))
-    about = {"kb_latency_s": kb_latency_s, "max_tokens": llm.max_tokens, "temperature": temperature, "seed": seed}
+    about = {"kb_latency_s": kb_latency_s, "max_tokens": llm.max_tokens, "temperature": temperature, "seed": seed,
+             "failed_tasks": failed_tasks}  # fmt: skip
     if as_json:
         sys.stdout.write(to_json(evaluation.outcomes, str(llm.model), str(llm.base_url), **about).decode() + "\n")
         return

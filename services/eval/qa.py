@@ -32,7 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -133,6 +133,9 @@ class QaEvaluation:
     react_max_tool_calls: int = 6
     agent_max_tool_calls: int = 2
     plan_retries: int = 2
+    # What a plan's failed task leaves its dependents: "skip" them (the planner's rule), or "observe": they run with
+    # the error text as that task's result, as a ReAct agent sees a failed call's error.
+    failed_tasks: Literal["skip", "observe"] = "skip"
     outcomes: list[Outcome] = field(default_factory=list)
 
     async def run(self, questions: Sequence[Question], on_done: Callable[[Outcome], None] | None = None) -> None:
@@ -215,7 +218,7 @@ class QaEvaluation:
         async def one(task_id: str) -> None:
             nonlocal tool_calls
             task = plan.task(task_id)
-            if any(dep in failed for dep in task.deps):
+            if self.failed_tasks == "skip" and any(dep in failed for dep in task.deps):
                 failed.add(task_id)
                 return
             tool, args = tool_and_args(task, results)
@@ -228,6 +231,8 @@ class QaEvaluation:
             except (ToolError, ChatError) as error:
                 failed.add(task_id)
                 failures.append(f"{task_id}: {str(error)[:160]}")
+                if self.failed_tasks == "observe":
+                    results[task_id] = f"error: {error}"
                 return
             results[task_id] = result.value
 

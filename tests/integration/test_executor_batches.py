@@ -1,7 +1,8 @@
 """An executor reading tasks.ready in batches, against a real broker: the records of each test are on the topic
 before the executor starts, so its first poll takes them together. Within a batch a poison record fails alone, stale
 attempts are skipped while the rest run, and no offset is committed past a task whose results are not yet published
-(at least once: a task cut short by a stop runs again on the group's next executor)."""
+(at least once: a task cut short by a stop runs again on the group's next executor). Each attempt's events carry its
+execute_tool span, a child of the trace its TaskReady carries."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import TaskFinished, TaskStarted, TurnRecorded, utc_now
+from schemas.codec import encode_event
 from services.executor.core.limits import TaskLimits
 from services.executor.settings import ExecutorSettings
 from services.executor.tools import ToolSpec
@@ -29,6 +31,7 @@ from tests.integration.test_executor_faults import (
     send,
     task,
 )
+from tests.support.spans import memory_exporter
 from tests.support.tail import tailing
 
 pytestmark = pytest.mark.kafka
@@ -254,3 +257,55 @@ async def test_finishes_and_commits_the_task_in_flight_when_stopped_while_it_run
         assert fatal == []
         end = await tail.wait_for(lambda: finished(tail, catalogue, run_id).get("gate"), WAIT_S, "the gate's result")
     assert end.result == "gate"
+
+
+def traceparent(trace_id: str, span_id: str) -> bytes:
+    return f"00-{trace_id}-{span_id}-01".encode()
+
+
+async def test_each_attempt_is_a_span_of_the_trace_its_task_carries_when_tasks_arrive_in_one_batch(
+    kafka_bootstrap: str, catalogue: Catalogue
+) -> None:
+    exporter = memory_exporter()
+    tools = GatedTools()
+    run_id = f"batch-trace-{uuid.uuid4().hex[:8]}"
+    tasks = {
+        "ran": task(run_id, "ran", "note", args={"value": "ran"}),
+        "skipped": task(run_id, "skipped", "note", args={"value": "skipped"}, deadline_at=utc_now()),
+    }
+    parents = {name: (uuid.uuid4().hex, uuid.uuid4().hex[:16]) for name in tasks}
+    async with producer(kafka_bootstrap) as client:
+        for name, ready in tasks.items():
+            topic, key = catalogue.route(ready)
+            headers = [("traceparent", traceparent(*parents[name]))]
+            await client.send_and_wait(topic, encode_event(ready), key=key.encode(), partition=0, headers=headers)
+    turns = catalogue.name(TURNS)
+    async with (
+        tailing(kafka_bootstrap, catalogue.name(TASKS_FINISHED), turns) as tail,
+        running_executor(kafka_bootstrap, catalogue, tools, limits=TaskLimits()) as (_, fatal),
+    ):
+        await tail.wait_for(
+            lambda: (
+                "ran" in finished(tail, catalogue, run_id)
+                and any(e.task_id == "skipped" for e in tail.events(turns, TurnRecorded))
+            ),
+            WAIT_S,
+            "the result of one task and the skip of the other",
+        )
+        assert fatal == []
+
+    spans = {span.context.span_id: span for span in exporter.get_finished_spans()}
+    for name, (trace_id, parent_span_id) in parents.items():
+        carried = {
+            seen.headers["traceparent"].decode()
+            for seen in tail.records
+            if seen.event is not None and getattr(seen.event, "task_id", None) == name
+        }
+        # Every event of the attempt (its start, turn and result; or its skip) names one span of the task's trace...
+        assert len(carried) == 1, carried
+        (header,) = carried
+        _, carried_trace, carried_span, _ = header.split("-")
+        assert carried_trace == trace_id and carried_span != parent_span_id
+        # ...the attempt's execute_tool span, a child of the span the TaskReady came from.
+        span = spans[int(carried_span, 16)]
+        assert span.name == "execute_tool note" and span.parent.span_id == int(parent_span_id, 16)

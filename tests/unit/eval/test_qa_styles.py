@@ -88,3 +88,27 @@ async def test_plan_styles_answer_with_the_plans_last_task_when_other_tasks_are_
     await run.run([QUESTION])
     for outcome in run.outcomes[1:]:
         assert outcome.answer == 7 and outcome.plan_tasks == 3 and outcome.plan_turns == outcome.turns == 1
+
+
+async def test_failed_lookup_skips_the_answer_step_unless_its_error_is_observed_when_a_plan_runs(
+    server: LocalServer,
+) -> None:
+    plan = {
+        "tasks": [
+            {"tool": "kb_search", "args": {"query": "population of Atlantis"}, "deps": []},
+            {"tool": "agent", "description": "Say the population.", "deps": ["1"]},
+        ]
+    }
+    server.state.chat_reply = json.dumps(plan)  # also each agent turn's reply: not a tool call, so the answer
+    skipping = evaluation(server)
+    await skipping.run([QUESTION])
+    for outcome in skipping.outcomes[1:]:
+        assert outcome.answer is None and outcome.turns == 1 and "2 of 2 tasks" in (outcome.error or "")
+    server.state.chat_requests.clear()
+    observing = evaluation(server)
+    observing.failed_tasks = "observe"
+    await observing.run([QUESTION])
+    for outcome in observing.outcomes[1:]:
+        assert outcome.answer is not None and outcome.turns == 2 and "1 of 2 tasks" in (outcome.error or "")
+    prompts = [request["messages"][-1]["content"] for request in server.state.chat_requests]
+    assert any(prompt.startswith("Step: Say the population.") and "error: kb_search" in prompt for prompt in prompts)
