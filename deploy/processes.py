@@ -31,11 +31,12 @@ class ProcessRecord(msgspec.Struct, frozen=True, kw_only=True):
 
     def is_running(self) -> bool:
         """True while the recorded process itself runs: same pid, same start time, marker in its command line."""
-        return (
-            process_alive(self.pid)
-            and start_time_of(self.pid) == self.start_time
-            and self.marker in command_line(self.pid)
-        )
+        if not process_alive(self.pid) or start_time_of(self.pid) != self.start_time:
+            return False
+        # Pid and start time already name one process per boot; the marker also catches an exec to another program.
+        # A command line that reads empty (the kernel can answer so while the process forks) does not disprove it.
+        arguments = command_line(self.pid)
+        return not arguments or self.marker in arguments
 
 
 def write_record(path: Path, record: ProcessRecord) -> None:

@@ -153,7 +153,7 @@ class Supervisor:
         deadline = time.monotonic() + limit
         pending = list(names)
         while pending:
-            if self.watchdog_pid() is None:
+            if self.watchdog_pid() is None and not self._watchdog_seen_again():
                 raise ServiceFailedToStart(
                     f"the supervisor exited; see {self._logs / f'{WATCHDOG}.log'}\n{self.log_tail(WATCHDOG)}"
                 )
@@ -172,6 +172,12 @@ class Supervisor:
                 raise ServiceFailedToStart(f"not ready within {limit:.0f} s: {', '.join(pending)}\n{tails}")
             if pending:
                 time.sleep(0.1)
+
+    def _watchdog_seen_again(self, wait_s: float = 0.5) -> bool:
+        """A second look before declaring the watchdog gone: one look at /proc can miss a process that is busy
+        starting the services (seen under heavy load)."""
+        time.sleep(wait_s)
+        return self.watchdog_pid() is not None
 
     def stop(self, name: str, timeout_s: float = 15.0) -> bool:
         record = read_record(self._run / f"{name}.pid")
