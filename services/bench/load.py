@@ -38,6 +38,7 @@ RUN_PLAN = "\n".join(
 )
 
 
+EXECUTOR_SLOTS = 64  # executor.concurrency's default
 CHAIN_LENGTH = 20
 CHAIN_PLAN = "\n".join(
     f'Task {n}: calculator(expression="{n}") | Dependencies: {"none" if n == 1 else f"Task {n - 1}"}'
@@ -52,6 +53,30 @@ class ChainResult(msgspec.Struct, frozen=True):
     hop_p99_ms: float
     dispatch_p50_ms: float  # a result published -> the dependent dispatched (TaskReady)
     per_task_ms: float  # a chain's latency through the client (submit -> RunFinished) / its length
+
+
+def waiting_plan(latency_s: float) -> str:
+    """The load run's shape with tools that take ``latency_s`` each (``sleep``), and a zero-latency join."""
+    return "\n".join(
+        [f"Task {n}: sleep(seconds={latency_s:g}) | Dependencies: none" for n in range(1, FAN_OUT + 1)]
+        + [
+            f'Task {JOIN}: calculator(expression="{JOIN}") '
+            f"| Dependencies: {', '.join(f'Task {n}' for n in range(1, FAN_OUT + 1))}"
+        ]
+    )
+
+
+class BusyHopResult(msgspec.Struct, frozen=True):
+    """The hop into a join while ``tasks_in_flight`` tasks wait on tools of ``tool_latency_s`` (not saturated)."""
+
+    executors: int
+    tasks_in_flight: int
+    tool_latency_s: float
+    tasks_per_s: float
+    hop_p50_ms: float  # the last fan-out result published -> the join started by an executor
+    hop_p99_ms: float
+    dispatch_p50_ms: float
+    dispatch_p99_ms: float
 
 
 class LoadResult(msgspec.Struct, frozen=True):
@@ -77,7 +102,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def closed_loop(stack: IsolatedStack, *, runs: int, in_flight_runs: int) -> tuple[float, list[float], set[str]]:
+async def closed_loop(
+    stack: IsolatedStack, *, runs: int, in_flight_runs: int, plan: str = RUN_PLAN
+) -> tuple[float, list[float], set[str]]:
     """Keep ``in_flight_runs`` going until ``runs`` finished; the wall time, each run's latency, the run ids."""
     from services.client import GenesisClient
     from streams.settings import KafkaSettings
@@ -90,7 +117,7 @@ async def closed_loop(stack: IsolatedStack, *, runs: int, in_flight_runs: int) -
         async def one() -> None:
             try:
                 started = time.perf_counter()
-                run_id = await client.submit(plan_text=RUN_PLAN, strategy="parallel")
+                run_id = await client.submit(plan_text=plan, strategy="parallel")
                 run_ids.add(run_id)
                 outcome = await client.wait(run_id, timeout_s=600)
                 if not isinstance(outcome, RunFinished) or outcome.status != "succeeded":
@@ -136,8 +163,9 @@ async def task_events(stack: IsolatedStack, run_ids: set[str]) -> list[TaskReady
     return found
 
 
-async def hops(stack: IsolatedStack, run_ids: set[str]) -> tuple[list[float], list[float]]:
-    """Dispatch and start hops of the joins of these runs, in milliseconds, from the events on the topics."""
+async def hops(stack: IsolatedStack, run_ids: set[str]) -> tuple[list[float], list[float], list[float]]:
+    """Dispatch, start and whole hops (the last fan-out result -> the join started) of the joins of these runs, in
+    milliseconds, from the events on the topics."""
     finished: dict[str, datetime] = {}  # run -> the last of its fan-out's results
     ready: dict[str, datetime] = {}
     started: dict[str, datetime] = {}
@@ -150,7 +178,8 @@ async def hops(stack: IsolatedStack, run_ids: set[str]) -> tuple[list[float], li
             started.setdefault(event.run_id, event.occurred_at)
     dispatch = [1000 * (ready[run] - finished[run]).total_seconds() for run in ready if run in finished]
     start = [1000 * (started[run] - ready[run]).total_seconds() for run in started if run in ready]
-    return dispatch, start
+    whole = [1000 * (started[run] - finished[run]).total_seconds() for run in started if run in finished]
+    return dispatch, start, whole
 
 
 async def chain_hops(stack: IsolatedStack, *, executors: int, runs: int) -> ChainResult:
@@ -193,6 +222,31 @@ async def chain_hops(stack: IsolatedStack, *, executors: int, runs: int) -> Chai
     )
 
 
+def busy_hops(
+    stack: IsolatedStack, *, executors: int, tasks_in_flight: int, tool_latency_s: float, runs: int
+) -> BusyHopResult:
+    """Keep ``tasks_in_flight`` tasks waiting on their tools and measure what the runtime adds to each join's hop."""
+    wall, _, run_ids = asyncio.run(
+        closed_loop(
+            stack,
+            runs=runs,
+            in_flight_runs=max(1, tasks_in_flight // TASKS_PER_RUN),
+            plan=waiting_plan(tool_latency_s),
+        )
+    )
+    dispatch, _, whole = asyncio.run(hops(stack, run_ids))
+    return BusyHopResult(
+        executors=executors,
+        tasks_in_flight=tasks_in_flight,
+        tool_latency_s=tool_latency_s,
+        tasks_per_s=runs * TASKS_PER_RUN / wall,
+        hop_p50_ms=percentile(whole, 0.5),
+        hop_p99_ms=percentile(whole, 0.99),
+        dispatch_p50_ms=percentile(dispatch, 0.5),
+        dispatch_p99_ms=percentile(dispatch, 0.99),
+    )
+
+
 def measure(
     stack: IsolatedStack, *, executors: int, tasks_in_flight: int, runs: int, on_phase: Callable[[str], None]
 ) -> LoadResult:
@@ -206,7 +260,7 @@ def measure(
     )
     cpu = cpu_seconds(planner) - cpu_before
     on_phase(f"{executors} executors, {tasks_in_flight} tasks in flight: reading the events back")
-    dispatch, start = asyncio.run(hops(stack, run_ids))
+    dispatch, start, _ = asyncio.run(hops(stack, run_ids))
     return LoadResult(
         executors=executors,
         tasks_in_flight=tasks_in_flight,
@@ -238,23 +292,38 @@ def collect(
     minimum_runs: int,
     on_phase: Callable[[str], None],
     chain_runs: int = 10,
-) -> tuple[list[LoadResult], list[ChainResult]]:
+    busy_in_flight: int = 400,
+    busy_latency_s: float = 0.5,
+) -> tuple[list[LoadResult], list[ChainResult], list[BusyHopResult]]:
     results: list[LoadResult] = []
     chains: list[ChainResult] = []
+    busy: list[BusyHopResult] = []
     for executors in executor_counts:
-        stack = IsolatedStack(bootstrap, folder_for(executors))
+        # Enough slots per executor that the tasks waiting on their tools are all running, not queued for a slot.
+        concurrency = max(EXECUTOR_SLOTS, busy_in_flight)
+        stack = IsolatedStack(bootstrap, folder_for(executors), GENESIS_EXECUTOR_CONCURRENCY=str(concurrency))
         on_phase(f"starting the planner, {executors} executors and the warehouse")
         stack.up(executors)
         try:
             asyncio.run(closed_loop(stack, runs=20, in_flight_runs=10))  # connections, metadata and caches warm
             on_phase(f"{executors} executors: chains of {CHAIN_LENGTH} tasks, one at a time")
             chains.append(asyncio.run(chain_hops(stack, executors=executors, runs=chain_runs)))
+            on_phase(f"{executors} executors: {busy_in_flight} tasks waiting on {busy_latency_s:g} s tools")
+            busy.append(
+                busy_hops(
+                    stack,
+                    executors=executors,
+                    tasks_in_flight=busy_in_flight,
+                    tool_latency_s=busy_latency_s,
+                    runs=runs_for(busy_in_flight, minimum_runs),
+                )
+            )
             for level in levels:
                 runs = runs_for(level, minimum_runs)
                 results.append(measure(stack, executors=executors, tasks_in_flight=level, runs=runs, on_phase=on_phase))
         finally:
             stack.down()
-    return results, chains
+    return results, chains, busy
 
 
 def plot_throughput(results: list[LoadResult], path: Path) -> Path:

@@ -47,12 +47,13 @@ def stack_environment(
 
 
 class IsolatedStack:
-    def __init__(self, bootstrap: str, folder: Path, *, prefix: str | None = None) -> None:
+    def __init__(self, bootstrap: str, folder: Path, *, prefix: str | None = None, **settings: str) -> None:
+        """``settings``: more GENESIS_* variables for the stack's services."""
         self.bootstrap = bootstrap
         self.prefix = prefix or f"bench{uuid.uuid4().hex[:8]}"
         self.catalogue = Catalogue(prefix=self.prefix)
         self.run_dir = folder / "state" / "run"
-        self.env = stack_environment(bootstrap, self.prefix, folder)
+        self.env = stack_environment(bootstrap, self.prefix, folder, **settings)
 
     def genesis(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

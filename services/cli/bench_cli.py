@@ -133,7 +133,7 @@ def load(
             LocalKafka(local).up()
     try:
         with tempfile.TemporaryDirectory(prefix="genesis-bench-load-") as folder, console.status("") as status:
-            results, chains = collect(
+            results, chains, busy = collect(
                 str(bootstrap_servers(kafka, local)),
                 lambda count: Path(folder) / f"executors-{count}",
                 executor_counts=counts,
@@ -150,6 +150,7 @@ def load(
             json.dumps(
                 {
                     "chains": msgspec.to_builtins(chains),
+                    "busy": msgspec.to_builtins(busy),
                     "results": msgspec.to_builtins(results),
                     "plot": str(picture),
                 },
@@ -173,6 +174,26 @@ def load(
             f"{chain.per_task_ms:.1f}",
         )
     console.print(floor)
+    waiting = Table(title="what the runtime adds to a hop while tasks wait on their tools (not saturated)")
+    for column in (
+        "executors",
+        "tasks in flight",
+        "tool latency s",
+        "tasks/s",
+        "hop p50/p99 ms",
+        "dispatch p50/p99 ms",
+    ):
+        waiting.add_column(column)
+    for hop in busy:
+        waiting.add_row(
+            str(hop.executors),
+            str(hop.tasks_in_flight),
+            f"{hop.tool_latency_s:g}",
+            f"{hop.tasks_per_s:.0f}",
+            f"{hop.hop_p50_ms:.1f}/{hop.hop_p99_ms:.1f}",
+            f"{hop.dispatch_p50_ms:.1f}/{hop.dispatch_p99_ms:.1f}",
+        )
+    console.print(waiting)
     table = Table(title="zero-latency tools, fan-out of 10 + join per run, broker and warehouse on this machine")
     for column in (
         "executors", "in flight", "tasks/s", "runs/s", "run p50/p99 s", "dispatch hop p50/p99 ms",
