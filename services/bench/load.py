@@ -13,6 +13,7 @@ TaskReady -> TaskStarted (the executor's pick-up, queueing included). CPU and me
 from __future__ import annotations
 
 import asyncio
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ import msgspec
 
 from schemas import RunFinished, TaskFinished, TaskReady, TaskStarted, decode_event
 from services.bench.stack import IsolatedStack, cpu_seconds, rss_mib
+from services.bench.workloads import LOOKUP_MEAN_S, Latency
 from streams.catalogue import TASKS_FINISHED, TASKS_READY
 from streams.connection import client_options
 
@@ -55,19 +57,26 @@ class ChainResult(msgspec.Struct, frozen=True):
     per_task_ms: float  # a chain's latency through the client (submit -> RunFinished) / its length
 
 
-def waiting_plan(latency_s: float) -> str:
-    """The load run's shape with tools that take ``latency_s`` each (``sleep``), and a zero-latency join."""
-    return "\n".join(
-        [f"Task {n}: sleep(seconds={latency_s:g}) | Dependencies: none" for n in range(1, FAN_OUT + 1)]
-        + [
-            f'Task {JOIN}: calculator(expression="{JOIN}") '
-            f"| Dependencies: {', '.join(f'Task {n}' for n in range(1, FAN_OUT + 1))}"
-        ]
-    )
+def waiting_plans(mean_s: float, *, cv: float = 1.0, seed: int = 7) -> Callable[[], str]:
+    """Plans of the load run's shape whose ten tools wait log-normal latencies (``sleep``, the given mean and
+    coefficient of variation, seeded), and a zero-latency join: results arrive spread out, as real tools' do."""
+    latency = Latency(random.Random(seed), cv=cv, scale=mean_s / LOOKUP_MEAN_S)
+
+    def plan() -> str:
+        return "\n".join(
+            [f"Task {n}: sleep(seconds={latency('lookup'):g}) | Dependencies: none" for n in range(1, FAN_OUT + 1)]
+            + [
+                f'Task {JOIN}: calculator(expression="{JOIN}") '
+                f"| Dependencies: {', '.join(f'Task {n}' for n in range(1, FAN_OUT + 1))}"
+            ]
+        )
+
+    return plan
 
 
 class BusyHopResult(msgspec.Struct, frozen=True):
-    """The hop into a join while ``tasks_in_flight`` tasks wait on tools of ``tool_latency_s`` (not saturated)."""
+    """The hop into a join while ``tasks_in_flight`` tasks wait on tools of mean ``tool_latency_s`` (log-normal,
+    CV 1), a load the system is not saturated by."""
 
     executors: int
     tasks_in_flight: int
@@ -103,7 +112,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def closed_loop(
-    stack: IsolatedStack, *, runs: int, in_flight_runs: int, plan: str = RUN_PLAN
+    stack: IsolatedStack, *, runs: int, in_flight_runs: int, plan: Callable[[], str] = lambda: RUN_PLAN
 ) -> tuple[float, list[float], set[str]]:
     """Keep ``in_flight_runs`` going until ``runs`` finished; the wall time, each run's latency, the run ids."""
     from services.client import GenesisClient
@@ -117,7 +126,7 @@ async def closed_loop(
         async def one() -> None:
             try:
                 started = time.perf_counter()
-                run_id = await client.submit(plan_text=plan, strategy="parallel")
+                run_id = await client.submit(plan_text=plan(), strategy="parallel")
                 run_ids.add(run_id)
                 outcome = await client.wait(run_id, timeout_s=600)
                 if not isinstance(outcome, RunFinished) or outcome.status != "succeeded":
@@ -231,7 +240,7 @@ def busy_hops(
             stack,
             runs=runs,
             in_flight_runs=max(1, tasks_in_flight // TASKS_PER_RUN),
-            plan=waiting_plan(tool_latency_s),
+            plan=waiting_plans(tool_latency_s),
         )
     )
     dispatch, _, whole = asyncio.run(hops(stack, run_ids))

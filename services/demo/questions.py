@@ -82,7 +82,7 @@ def print_questions(console: Console, asked: list[Asked], model: str, timeout_s:
         table.add_row(
             question.text,
             question.kind,
-            str(answer)[:120],
+            _short(answer),
             str(question.answer),
             "✓" if right else "[red]✗",
             str(outcome.metrics.turns),
@@ -102,3 +102,8 @@ def print_questions(console: Console, asked: list[Asked], model: str, timeout_s:
     )
     if any(item.outcome is None for item in asked):
         console.print(f"unanswered within {timeout_s:.0f} s: the model is slow on a busy CPU (--questions-timeout)")
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
