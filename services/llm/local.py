@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib.util
 import logging
+import random
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -73,8 +74,21 @@ def port_free(port: int) -> bool:
     return True
 
 
+# Below Linux's ephemeral range (32768-60999): a port the kernel hands out for binding to 0 is also one it may hand to
+# any outgoing connection before the model server binds it; the server then fails to start on every retry.
+LISTEN_PORTS = range(20_000, 32_000)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
+    """A port free on 127.0.0.1 now, outside the range outgoing connections take their ports from."""
+    for port in random.sample(LISTEN_PORTS, 64):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as probe:  # all 64 taken: whatever the kernel gives
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
