@@ -19,7 +19,6 @@ from aiokafka import TopicPartition
 from schemas import UndecodableEvent, UnknownEvent, decode_event
 from services.console.core.board import Board
 from services.console.hub import Hub
-from streams.broker import TRAILING_READER
 from streams.catalogue import Catalogue
 from streams.reading import groupless_consumer, topic_partitions
 
@@ -73,7 +72,7 @@ class LiveFeed:
             for topic in self._catalogue.event_topics()
             for partition in await topic_partitions(self._bootstrap, topic)
         ]
-        async with groupless_consumer(self._bootstrap, **TRAILING_READER) as consumer:
+        async with groupless_consumer(self._bootstrap) as consumer:
             consumer.assign(partitions)
             await self._seek(consumer, partitions)
             self.connected, self.status = True, "live"
