@@ -312,8 +312,8 @@ def collect(
         concurrency = max(EXECUTOR_SLOTS, busy_in_flight)
         stack = IsolatedStack(bootstrap, folder_for(executors), GENESIS_EXECUTOR_CONCURRENCY=str(concurrency))
         on_phase(f"starting the planner, {executors} executors and the warehouse")
-        stack.up(executors)
         try:
+            stack.up(executors)  # inside: services started before a failure are stopped too
             asyncio.run(closed_loop(stack, runs=20, in_flight_runs=10))  # connections, metadata and caches warm
             on_phase(f"{executors} executors: chains of {CHAIN_LENGTH} tasks, one at a time")
             chains.append(asyncio.run(chain_hops(stack, executors=executors, runs=chain_runs)))

@@ -51,10 +51,11 @@ def gap(
 
         stack = Stack()
         already_up = stack.any_running()
-        with console.status(f"starting Kafka, the planner and {executors} executors"):
-            stack.up(executors)
     results: list[ModeResult] = []
     try:
+        if stack is not None:
+            with console.status(f"starting Kafka, the planner and {executors} executors"):
+                stack.up(executors)  # inside: services started before a failure are stopped too
         with Progress(console=console, transient=True) as progress:
             job = progress.add_task("workloads", total=len(chosen) * len(spreads))
             for cv in spreads:
