@@ -143,11 +143,19 @@ async def leader_of(bootstrap: str, topic: str) -> int:
     return (await _partitions(bootstrap, topic))[0]["leader"]
 
 
-async def _partitions(bootstrap: str, topic: str) -> list[dict]:
-    admin = AIOKafkaAdminClient(**client_options(bootstrap))
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return sorted((p for item in described for p in item["partitions"]), key=lambda p: p["partition"])
+async def _partitions(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[dict]:
+    """The topic's partitions as a broker describes them; a broker that has not yet learnt of a topic just created
+    describes none, so ask again until one does (bounded)."""
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + timeout_s
+    while True:
+        admin = AIOKafkaAdminClient(**client_options(bootstrap))
+        await admin.start()
+        try:
+            described = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        partitions = sorted((p for item in described for p in item["partitions"]), key=lambda p: p["partition"])
+        if partitions or loop.time() >= give_up_at:
+            return partitions
+        await asyncio.sleep(0.2)
