@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -33,10 +32,10 @@ async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
 
 
 @contextlib.asynccontextmanager
-async def groupless_consumer(bootstrap: str, **options: Any) -> AsyncIterator[AIOKafkaConsumer]:
+async def groupless_consumer(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
     # read_committed: what an aborted or fenced transaction wrote is never read back (see streams/broker.py).
     consumer = AIOKafkaConsumer(
-        **client_options(bootstrap), enable_auto_commit=False, group_id=None, isolation_level=READ_COMMITTED, **options
+        **client_options(bootstrap), enable_auto_commit=False, group_id=None, isolation_level=READ_COMMITTED
     )
     await consumer.start()
     try:

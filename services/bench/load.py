@@ -25,6 +25,7 @@ import msgspec
 from schemas import RunFinished, TaskFinished, TaskReady, TaskStarted, decode_event
 from services.bench.stack import IsolatedStack, cpu_seconds, rss_mib
 from services.bench.workloads import LOOKUP_MEAN_S, Latency
+from services.executor.settings import ExecutorSettings
 from streams.catalogue import TASKS_FINISHED, TASKS_READY
 from streams.connection import client_options
 
@@ -40,7 +41,6 @@ RUN_PLAN = "\n".join(
 )
 
 
-EXECUTOR_SLOTS = 64  # executor.concurrency's default
 CHAIN_LENGTH = 20
 CHAIN_PLAN = "\n".join(
     f'Task {n}: calculator(expression="{n}") | Dependencies: {"none" if n == 1 else f"Task {n - 1}"}'
@@ -309,7 +309,7 @@ def collect(
     busy: list[BusyHopResult] = []
     for executors in executor_counts:
         # Enough slots per executor that the tasks waiting on their tools are all running, not queued for a slot.
-        concurrency = max(EXECUTOR_SLOTS, busy_in_flight)
+        concurrency = max(ExecutorSettings().concurrency, busy_in_flight)
         stack = IsolatedStack(bootstrap, folder_for(executors), GENESIS_EXECUTOR_CONCURRENCY=str(concurrency))
         on_phase(f"starting the planner, {executors} executors and the warehouse")
         try:
