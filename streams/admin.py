@@ -1,5 +1,5 @@
-"""Creating the catalogue's topics, idempotently (existing topics are left as they are), and checking that the
-topics one consumer reads together are partitioned alike."""
+"""Creating the catalogue's topics, idempotently (existing topics are left as they are), deleting a namespace's
+topics, and checking that the topics one consumer reads together are partitioned alike."""
 
 from __future__ import annotations
 
@@ -56,6 +56,21 @@ async def ensure_topics(
             except TopicAlreadyExistsError:
                 pass  # another process created them first: the goal is met
         return [topic.name for topic in missing]
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap_servers: str, catalogue: Catalogue) -> list[str]:
+    """Delete the catalogue's topics that exist (a benchmark's or a test's namespace, once it is done with them);
+    return the names deleted."""
+    admin = AIOKafkaAdminClient(**client_options(bootstrap_servers))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [catalogue.name(spec) for spec in TOPIC_SPECS if catalogue.name(spec) in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+        return doomed
     finally:
         await admin.close()
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import msgspec
 
 from services.bench.peers import SEQUENTIAL, PlanTiming, in_process_modes, run_all
+from services.bench.stack import IsolatedStack
 from services.bench.workloads import WORKLOADS, BenchPlan, as_seed_plan, bench_plans
 
 SYSTEM_MODE = "system (Kafka)"
@@ -45,12 +46,23 @@ def summarise(
     return results
 
 
-async def system_makespans(plans: Sequence[BenchPlan], timeout_s: float) -> list[float]:
+def executor_slots(batches: Iterable[Sequence[BenchPlan]]) -> int:
+    """Slots per executor so that every task of a batch of plans in flight together can run at once, as in the
+    in-process modes (the tools are sleeps). tasks.ready spreads tasks over executors by the hash of their ids,
+    unevenly, so each executor gets room for a whole batch; never fewer than its default."""
+    from services.executor.settings import ExecutorSettings
+
+    widest = max((sum(len(plan.tasks) for plan in batch) for batch in batches), default=0)
+    return max(ExecutorSettings().concurrency, widest)
+
+
+async def system_makespans(stack: IsolatedStack, plans: Sequence[BenchPlan], timeout_s: float) -> list[float]:
     """Every plan submitted at once through the client; each run's makespan as the planner measured it."""
     from schemas import RunFinished
     from services.client import GenesisClient
+    from streams.settings import KafkaSettings
 
-    async with GenesisClient.connect() as client:
+    async with GenesisClient(stack.bootstrap, stack.catalogue, KafkaSettings()) as client:
         run_ids = [
             await client.submit(plan_text=as_seed_plan(plan), strategy="parallel", labels={"bench": "gap"})
             for plan in plans
@@ -65,16 +77,17 @@ async def system_makespans(plans: Sequence[BenchPlan], timeout_s: float) -> list
 
 
 async def run_workload(
-    workload: str, cv: float, *, plans: int, scale: float, seed: int, with_langgraph: bool, with_system: bool
+    workload: str, cv: float, *, plans: int, scale: float, seed: int, with_langgraph: bool, system: IsolatedStack | None
 ) -> list[ModeResult]:
+    """Every mode on the same plans; the system's too when ``system`` (a stack that is up) is given."""
     batch = bench_plans(workload, plans, cv=cv, scale=scale, seed=seed)
     makespans: dict[str, list[float]] = {}
     for mode, runner in in_process_modes(with_langgraph=with_langgraph).items():
         timings: list[PlanTiming] = await run_all(runner, batch)
         makespans[mode] = [timing.makespan_s for timing in timings]
-    if with_system:
+    if system is not None:
         timeout_s = 60 + 20 * max(plan.sequential_s() for plan in batch)
-        makespans[SYSTEM_MODE] = await system_makespans(batch, timeout_s=timeout_s)
+        makespans[SYSTEM_MODE] = await system_makespans(system, batch, timeout_s=timeout_s)
     return summarise(workload, cv, makespans, batch)
 
 

@@ -7,6 +7,7 @@ started.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from deploy.processes import running
+from streams.admin import delete_topics
 from streams.catalogue import Catalogue
 
 COMMAND_TIMEOUT_S = 180
@@ -69,8 +71,12 @@ class IsolatedStack:
         if started.returncode != 0:
             raise RuntimeError(f"genesis up failed: {started.stdout}{started.stderr}".strip())
 
-    def down(self) -> None:
+    def down(self, *, keep_topics: bool = False) -> None:
+        """Stop the services; then delete the namespace's topics (unless ``keep_topics``), so that benchmarks run
+        one after another do not leave the broker holding thousands of partitions nobody reads."""
         self.genesis("down")
+        if not keep_topics:
+            asyncio.run(delete_topics(self.bootstrap, self.catalogue))
 
     def pid(self, name: str) -> int | None:
         """The service's pid, only while that pid is still the process the stack started (checked, not trusted)."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -12,8 +15,9 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from services.bench.gap import SYSTEM_MODE, ModeResult, plot_efficiency, run_workload
-from services.bench.workloads import WORKLOADS
+from services.bench.gap import SYSTEM_MODE, ModeResult, executor_slots, plot_efficiency, run_workload
+from services.bench.stack import IsolatedStack
+from services.bench.workloads import WORKLOADS, bench_plans
 from services.cli.console import console, fail
 
 app = typer.Typer(help="Benchmarks that print their figures side by side (docs/BENCHMARKS.md).", no_args_is_help=True)
@@ -45,17 +49,11 @@ def gap(
     if not with_langgraph:
         console.print("LangGraph is not installed (uv sync --extra bench): its column is left out")
 
-    stack = None
-    if system:
-        from services.cli.stack_cli import Stack
-
-        stack = Stack()
-        already_up = stack.any_running()
+    slots = executor_slots(
+        bench_plans(workload, plans, cv=cv, scale=scale, seed=seed) for workload in chosen for cv in spreads
+    )
     results: list[ModeResult] = []
-    try:
-        if stack is not None:
-            with console.status(f"starting Kafka, the planner and {executors} executors"):
-                stack.up(executors)  # inside: services started before a failure are stopped too
+    with _system_stack(system, executors, executor_concurrency=slots) as stack:
         with Progress(console=console, transient=True) as progress:
             job = progress.add_task("workloads", total=len(chosen) * len(spreads))
             for cv in spreads:
@@ -69,19 +67,50 @@ def gap(
                             scale=scale,
                             seed=seed,
                             with_langgraph=with_langgraph,
-                            with_system=system,
+                            system=stack,
                         )
                     )
                     progress.advance(job)
-    finally:
-        if stack is not None and not already_up:
-            stack.down()
     picture = plot_efficiency(results, plot)
     if as_json:
         print(json.dumps({"results": msgspec.to_builtins(results), "plot": str(picture)}, indent=2))
         return
     _print_tables(results, plans=plans, scale=scale, seed=seed, executors=executors)
     console.print(f"efficiency plot: {picture}", soft_wrap=True)
+
+
+@contextlib.contextmanager
+def _system_stack(wanted: bool, executors: int, *, executor_concurrency: int) -> Iterator[IsolatedStack | None]:
+    """The planner, ``executors`` executors (each with ``executor_concurrency`` slots), the warehouse and the console
+    in a namespace of their own on the local broker (started here if it is not running), stopped afterwards."""
+    if not wanted:
+        yield None
+        return
+    from deploy.local_kafka import LocalKafka, load_local_kafka_settings
+    from streams.connection import bootstrap_servers, uses_local_broker
+    from streams.settings import load_kafka_settings
+
+    kafka, local = load_kafka_settings(), load_local_kafka_settings()
+    started_kafka = uses_local_broker(kafka) and not LocalKafka(local).status().running
+    try:
+        if started_kafka:
+            with console.status("starting Kafka"):
+                LocalKafka(local).up()
+        with tempfile.TemporaryDirectory(prefix="genesis-bench-gap-") as folder:
+            stack = IsolatedStack(
+                str(bootstrap_servers(kafka, local)),
+                Path(folder),
+                GENESIS_EXECUTOR_CONCURRENCY=str(executor_concurrency),
+            )
+            try:
+                with console.status(f"starting the planner and {executors} executors"):
+                    stack.up(executors)  # inside: services started before a failure are stopped too
+                yield stack
+            finally:
+                stack.down()
+    finally:
+        if started_kafka:
+            LocalKafka(local).down()
 
 
 def _print_tables(results: list[ModeResult], *, plans: int, scale: float, seed: int, executors: int) -> None:
@@ -113,8 +142,6 @@ def load(
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
     """Zero-latency tools through the whole system: tasks/s, run latency, per-hop overhead, planner CPU, RSS."""
-    import tempfile
-
     from deploy.local_kafka import LocalKafka, load_local_kafka_settings
     from services.bench.load import collect, plot_throughput
     from streams.connection import bootstrap_servers, uses_local_broker

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 from faststream import FastStream
 
 from schemas import utc_now
@@ -13,6 +11,7 @@ from services.executor.core.limits import check_fits
 from services.executor.settings import load_executor_settings
 from services.executor.tools import build_registry, load_tool_settings
 from services.llm.settings import load_llm_settings
+from services.runtime.collector import freeze_startup_objects, watch_pauses
 from services.runtime.observe import observe
 from services.runtime.service import ServiceContext
 
@@ -51,15 +50,9 @@ def build(name: str) -> FastStream:
     return app
 
 
-# Young collections this far apart: see tune_garbage_collection.
-GC_FIRST_GENERATION_THRESHOLD = 50_000
-
-
 async def tune_garbage_collection() -> None:
     """Each attempt allocates a few dozen short-lived container objects (its task, coroutines, futures, span) that
     reference counting frees; the cyclic collector, run every 700 allocations by default, took about a fifth of the
-    executor's CPU under load (py-spy --native: gc_collect_main). Collect young objects less often, and move what
-    start-up made (modules, tools, clients) out of the collector's sight for good."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_FIRST_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
+    executor's CPU under load (py-spy --native: gc_collect_main). See services/runtime/collector.py."""
+    freeze_startup_objects()
+    watch_pauses()

@@ -115,7 +115,11 @@ class Planner:
             gap_threshold=settings.gap_threshold,
             max_attempts=settings.max_attempts,
         )
-        self.runs = RunBook(settings.remember_finished)
+        self.runs = RunBook(
+            settings.remember_finished,
+            snapshot_records=settings.journal_snapshot_records,
+            max_record_bytes=(kafka or KafkaSettings()).max_message_bytes,
+        )
         self._telemetry = PlannerTelemetry(runs_held=lambda: len(self.runs))
         self._publisher = EventPublisher(broker, catalogue, source=name)
         self._inbox = Inbox(self._publisher, catalogue, consumer=name)
@@ -329,7 +333,7 @@ class Planner:
                 self._reject(request, problem)
             return
         finally:
-            self._record_planning_turns(request.run_id)
+            planning_tokens = self._record_planning_turns(request.run_id)
         if self._consumer is not None and TopicPartition(self._requests_topic, partition) not in (
             self._consumer.assignment()
         ):
@@ -338,14 +342,16 @@ class Planner:
             self._drafted(request.run_id, commit=False)
             return
         if self._drafted(request.run_id):  # False: cancelled while the model wrote
-            self._begin(request, parsed.plan, policy, partition)
+            self._begin(request, parsed.plan, policy, partition, planning_tokens=planning_tokens)
 
-    def _record_planning_turns(self, run_id: str) -> None:
-        # The model calls that wrote the plan are turns of the run (task "plan"), like the executors' model calls.
+    def _record_planning_turns(self, run_id: str) -> int:
+        """The model calls that wrote the plan are turns of the run (task "plan"), like the executors' model calls;
+        returns their tokens, which the run counts."""
         turns = [msgspec.structs.replace(turn, source=self._name) for turn in self._intake.take_planning_turns(run_id)]
         if turns:
             self._pending.events.extend(turns)
             self._dirty.set()
+        return sum(turn.input_tokens + turn.output_tokens for turn in turns)
 
     def _drafted(self, run_id: str, *, commit: bool = True) -> bool:
         """The draft of ``run_id`` is over; False when it was over already (cancelled). The last draft on its
@@ -359,7 +365,9 @@ class Planner:
                 self._dirty.set()
         return True
 
-    def _begin(self, request: RunRequested, plan: Plan, policy: Policy, partition: int) -> None:
+    def _begin(
+        self, request: RunRequested, plan: Plan, policy: Policy, partition: int, *, planning_tokens: int = 0
+    ) -> None:
         state, emitted = RunState.begin(
             request,
             plan,
@@ -368,6 +376,7 @@ class Planner:
             config=self._scheduling,
             now=self._now(),
             new_id=self._new_id,
+            planning_tokens=planning_tokens,
         )
         self.runs.hold(state, partition)
         self._record(state, emitted)

@@ -64,6 +64,11 @@ TRANSACTION_INPUTS = Histogram(
 )
 
 REPLANS = Counter("genesis_planner_replans", "Failed tasks replaced by a sub-plan the model wrote (RunReplanned)")
+JOURNAL_SNAPSHOTS = Counter(
+    "genesis_planner_journal_snapshots",
+    "Runs' journals rewritten as one snapshot of their history (planner.journal_snapshot_records records since the "
+    "last), with tombstones on the records it replaces",
+)
 
 _tracer = trace.get_tracer("genesis.planner")
 Attempt = tuple[str, str, int]

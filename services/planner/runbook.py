@@ -5,6 +5,14 @@ records keyed ``run_id/seq`` (services/planner/core/journal.py), each holding wh
 record, to the partition its inputs arrive on: partition p of the journal holds exactly the runs whose events arrive
 on partition p of the inputs. A finished run's keys get tombstones and the run leaves memory.
 
+Snapshots: once a run has written more than ``snapshot_records`` records since its last snapshot, its next write
+is a snapshot instead: the whole history again, split into as few records as ``max_record_bytes`` allows (each
+keyed by the position of its first entry, as always), and tombstones on the run's other keys, all in the same
+transaction. The history is what a replay folds, so restoring from the snapshot and the records after it gives the
+same state as from every record; a take-over reads a few records per run instead of one per change. A snapshot
+costs the history's size once every ``snapshot_records`` writes, and 0 turns snapshots off (measured in
+docs/adr/0003-planner-journal-and-group-commit.md).
+
 Timers: each run's next wakeup (a due retry, a lease expiry, its deadline) sits in one heap, so finding what is due
 costs O(log runs) per change instead of a scan of every task of every run. Entries are never updated in place: a
 run that changes pushes its new wakeup, and entries that no longer match are skipped when they reach the top.
@@ -22,11 +30,17 @@ from datetime import datetime
 from services.planner.core.journal import (
     decode_journal,
     encode_journal,
+    encode_journal_records,
     group_journal,
     journal_key,
     split_journal_key,
 )
 from services.planner.core.run import RunState
+from services.planner.metrics import JOURNAL_SNAPSHOTS
+
+# Room, within the producer's max_request_size, for what a record adds to its value: the record batch's header,
+# the record's own fields and its key (aiokafka counts them all against the limit).
+RECORD_OVERHEAD_BYTES = 512
 
 __all__ = [
     "JournalCursor",
@@ -45,13 +59,28 @@ class JournalCursor:
 
     journaled: int = 0  # history entries written
     next_seq: int = 0  # the seq of the next record: one past the last entry written
-    seqs: list[int] = field(default_factory=list)
+    seqs: list[int] = field(default_factory=list)  # the live records' seqs, oldest first
+    snapshot: int = 0  # how many of them the last snapshot wrote (they do not count towards the next one)
+    legacy: list[bytes] = field(default_factory=list)  # keys in the former format (a bare run id), to delete too
+    # Seqs of writes not confirmed (yet): a transaction seen to fail may still have committed, so a snapshot or a
+    # finished run's tombstones delete them too, and no entry is left to be replayed twice.
+    unconfirmed: set[int] = field(default_factory=set)
 
     @classmethod
     def restored(cls, keys: list[bytes], entries: int, history: int) -> JournalCursor:
-        """After a restore: ``keys`` were read, holding ``entries`` entries that replayed to ``history``."""
-        seqs = sorted(split_journal_key(key)[1] for key in keys)
-        return cls(journaled=history, next_seq=max(entries, history), seqs=seqs)
+        """After a restore: ``keys`` were read, holding ``entries`` entries that replayed to ``history``. Which of
+        them a snapshot wrote is not known: all count, so a restored run gets its next snapshot a little sooner."""
+        positions = {key: split_journal_key(key) for key in keys}
+        legacy = [key for key, (run_id, seq) in positions.items() if journal_key(run_id, seq) != key]
+        seqs = sorted(seq for key, (_, seq) in positions.items() if key not in legacy)
+        return cls(journaled=history, next_seq=max(entries, history), seqs=seqs, legacy=legacy)
+
+    def written_since_snapshot(self) -> int:
+        return len(self.seqs) + len(self.legacy) - self.snapshot
+
+    def keys(self, run_id: str) -> list[bytes]:
+        """The run's live keys on the journal topic."""
+        return [journal_key(run_id, seq) for seq in self.seqs] + self.legacy
 
 
 @dataclass(frozen=True)
@@ -62,7 +91,8 @@ class JournalWrite:
     partition: int
     records: list[tuple[bytes, bytes | None]]
     journaled: int
-    seq: int | None  # the new record's seq; None when only tombstones are written
+    seqs: list[int]  # the seqs of the records with a value; none when only tombstones are written
+    snapshot: bool = False  # the records are the whole history: they replace every record written before
 
 
 def replay_journal(
@@ -77,7 +107,17 @@ def replay_journal(
 
 
 class RunBook:
-    def __init__(self, remember_finished: int) -> None:
+    def __init__(
+        self, remember_finished: int, *, snapshot_records: int = 64, max_record_bytes: int = 1_048_576
+    ) -> None:
+        """``snapshot_records``: records a run writes before its next write is a snapshot (0: never);
+        ``max_record_bytes``: the producer's max_request_size, which no journal record may exceed."""
+        if snapshot_records < 0:
+            raise ValueError(f"planner.journal_snapshot_records must be 0 (off) or more, not {snapshot_records}")
+        if max_record_bytes <= RECORD_OVERHEAD_BYTES:
+            raise ValueError(f"kafka.max_message_bytes ({max_record_bytes}) leaves no room for a journal record")
+        self._snapshot_records = snapshot_records
+        self._max_value_bytes = max_record_bytes - RECORD_OVERHEAD_BYTES
         self._states: dict[str, RunState] = {}
         self._partition: dict[str, int] = {}
         self._cursors: dict[str, JournalCursor] = {}
@@ -111,30 +151,59 @@ class RunBook:
         return self._partition.get(run_id)
 
     def journal_write(self, state: RunState) -> JournalWrite | None:
-        """The records that bring the run's journal up to date: its new entries under the next key, or, for a
-        finished run, a tombstone on every key it wrote. Nothing changes until ``journaled`` confirms the write,
-        so a write that fails is computed again, whole, by the next call."""
-        cursor = self._cursors.get(state.run_id)
-        partition = self._partition.get(state.run_id)
+        """The records that bring the run's journal up to date: its new entries under the next keys (a snapshot
+        and tombstones on its other keys, once it has written more than ``snapshot_records`` records), or, for a
+        finished run, a tombstone on every key it wrote. The cursor moves only when ``journaled`` confirms the
+        write (it notes which keys the write uses), so a write that fails is computed again, whole, by the next
+        call."""
+        run_id = state.run_id
+        cursor = self._cursors.get(run_id)
+        partition = self._partition.get(run_id)
         if cursor is None or partition is None:
             return None  # released, or its partition moved while the write was pending
-        if state.finished:
-            tombstones = [(journal_key(state.run_id, seq), None) for seq in cursor.seqs]
-            return JournalWrite(state.run_id, partition, tombstones, len(state.history), None)
         added = state.history[cursor.journaled :]
+        if state.finished:
+            stale = cursor.unconfirmed.union(cursor.seqs)
+            return JournalWrite(run_id, partition, self._tombstones(run_id, stale, cursor), len(state.history), [])
         if not added:
             return None
-        record = (journal_key(state.run_id, cursor.next_seq), encode_journal(added))
-        return JournalWrite(state.run_id, partition, [record], len(state.history), cursor.next_seq)
+        records = encode_journal_records(added, first=cursor.next_seq, max_bytes=self._max_value_bytes)
+        # A snapshot once the records since the last one would pass the limit. A run's first write holds its whole
+        # history too: its records are the base the limit counts from.
+        since = cursor.written_since_snapshot()
+        snapshot = cursor.next_seq == 0 or 0 < self._snapshot_records < since + len(records)
+        if snapshot and cursor.next_seq:
+            records = encode_journal_records(state.history, first=0, max_bytes=self._max_value_bytes)
+        written = {seq for seq, _ in records}
+        values: list[tuple[bytes, bytes | None]] = [(journal_key(run_id, seq), value) for seq, value in records]
+        if snapshot:
+            values += self._tombstones(run_id, cursor.unconfirmed.union(cursor.seqs) - written, cursor)
+        # A plain write needs no tombstones for unconfirmed ones: entries split into records the same way whatever
+        # follows them, so it overwrites every key they used (and after an unconfirmed snapshot comes a snapshot).
+        cursor.unconfirmed |= written
+        return JournalWrite(run_id, partition, values, len(state.history), sorted(written), snapshot=snapshot)
+
+    @staticmethod
+    def _tombstones(run_id: str, seqs: set[int], cursor: JournalCursor) -> list[tuple[bytes, bytes | None]]:
+        return [(journal_key(run_id, seq), None) for seq in sorted(seqs)] + [(key, None) for key in cursor.legacy]
 
     def journaled(self, write: JournalWrite) -> None:
-        """The write was acknowledged: move the run's cursor past it."""
+        """The write was acknowledged: move the run's cursor past it. Keys of earlier writes that failed are
+        overwritten or deleted by it."""
         cursor = self._cursors.get(write.run_id)
-        if cursor is None or write.seq is None:
+        if cursor is None or not write.seqs:
             return
-        cursor.next_seq += write.journaled - cursor.journaled
+        if write.snapshot:
+            # Only the snapshot's records are left, and the next entry follows the history they hold.
+            if cursor.next_seq:  # it replaced records (a run's first write replaces none)
+                JOURNAL_SNAPSHOTS.inc()
+            cursor.seqs, cursor.snapshot, cursor.legacy = list(write.seqs), len(write.seqs), []
+            cursor.next_seq = write.journaled
+        else:
+            cursor.next_seq += write.journaled - cursor.journaled
+            cursor.seqs += write.seqs
         cursor.journaled = write.journaled
-        cursor.seqs.append(write.seq)
+        cursor.unconfirmed = set()
 
     def release(self, run_id: str) -> None:
         """The run finished: evict it, remembering its id."""

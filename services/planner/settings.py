@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 from configs.settings import load_section
@@ -57,6 +59,10 @@ class PlannerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     loop_max_failures: int = 10
     # Finished run ids remembered to ignore a redelivered request for a run that already ended.
     remember_finished: int = 100_000
+    # A run's journal holds at most this many records after its last snapshot: the write that would pass it is a
+    # snapshot instead (the history again, in as few records as fit) and deletes the rest, so a take-over reads few
+    # records per run (services/planner/runbook.py, docs/adr/0003). 0: never.
+    journal_snapshot_records: Annotated[int, msgspec.Meta(ge=0)] = 64
 
 
 def load_planner_settings() -> PlannerSettings:

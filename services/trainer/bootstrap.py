@@ -19,9 +19,11 @@ from services.trainer.settings import load_trainer_config, load_trainer_service_
 def build(name: str) -> FastStream:
     context = ServiceContext.create(name)
     config = load_trainer_config()
+    app = FastStream(context.broker)
     collector = TraceCollector(
         context.broker,
         context.catalogue,
+        bootstrap=context.bootstrap,
         ledger=TrainerLedger(
             SqliteLightningStore(Path(config.collector.store_path)),
             remember_runs=config.collector.remember_runs,
@@ -31,12 +33,17 @@ def build(name: str) -> FastStream:
         checker=load_checker(config.reward.checker),
         settings=config.collector,
         name=context.instance,
+        on_fatal=lambda error: app.exit(),
         on_ready=context.heartbeat.start,
     )
-    context.heartbeat.report(lambda: {"rollouts": collector.rollouts, "runs_dropped": collector.runs_dropped})
-    app = FastStream(context.broker)
+    context.heartbeat.report(
+        lambda: {"rollouts": collector.rollouts, "runs_dropped": collector.runs_dropped, "batches": collector.batches}
+    )
+    context.heartbeat.watch("consume loop", collector.consuming)
     observe(app, context, service="trainer", metrics_port=load_trainer_service_settings().metrics_port)
     trainer_metrics.watch(collector)
     app.on_startup(context.ensure_topics)
+    app.after_startup(collector.start)
+    app.on_shutdown(collector.stop)  # before the broker stops: the last batch's rewards still go out
     app.on_shutdown(context.heartbeat.stop)
     return app

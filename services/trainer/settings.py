@@ -99,6 +99,8 @@ class CollectorConfig(_Section):
     remember_runs: int = 100_000
     # Runs whose turns are held while their RunFinished has not arrived; the oldest are dropped beyond this.
     max_open_runs: int = 10_000
+    # Records (turns and finished runs) read and written to the store in one batch: one SQLite commit each.
+    batch_max_records: Positive = 500
 
 
 class OutputConfig(_Section):

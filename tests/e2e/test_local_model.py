@@ -156,6 +156,19 @@ async def turns_of(run_id: str, turns: asyncio.Queue[TurnRecorded], expected: in
     return [turn for turn in seen if turn.run_id == run_id]
 
 
+async def tokens_of(run_id: str, turns: asyncio.Queue[TurnRecorded], recorded: list[TurnRecorded], total: int) -> int:
+    """The tokens of the run's turns, reading on (bounded) while they are fewer than ``total``: an agent step's
+    later turns may still be on their way."""
+    counted = sum(turn.input_tokens + turn.output_tokens for turn in recorded)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(30):
+            while counted < total:
+                turn = await turns.get()
+                if turn.run_id == run_id:
+                    counted += turn.input_tokens + turn.output_tokens
+    return counted
+
+
 def assert_model_turns_are_recorded(turns: list[TurnRecorded]) -> None:
     chats = [turn for turn in turns if turn.operation == "chat"]
     assert chats, "no model call was recorded"
@@ -213,6 +226,8 @@ async def test_question_is_planned_by_the_model_and_runs_when_a_real_model_is_se
     planning = [turn for turn in recorded if turn.task_id == PLANNING_TASK]
     assert planning and planning[-1].status == "ok"  # the plan that ran; earlier tries carry their rejection
     assert_model_turns_are_recorded(recorded)
+    # One attempt per task, no re-planning: the run's tokens are its turns', the drafting of the plan included.
+    assert await tokens_of(outcome.run_id, turns, recorded, outcome.metrics.tokens) == outcome.metrics.tokens
 
 
 async def test_genesis_submit_query_waits_for_the_outcome_when_a_real_model_plans_it(

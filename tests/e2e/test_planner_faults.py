@@ -56,6 +56,8 @@ PLANNER = {
     "GENESIS_PLANNER_BACKOFF_BASE_S": 0.1,
     "GENESIS_PLANNER_BACKOFF_MAX_S": 0.5,
     "GENESIS_PLANNER_TRANSACTION_TIMEOUT_MS": 20000,
+    # A snapshot after every 2 records: take-overs restore runs from snapshots and the records after them.
+    "GENESIS_PLANNER_JOURNAL_SNAPSHOT_RECORDS": 2,
 }
 
 
@@ -152,6 +154,11 @@ async def test_every_run_finishes_once_and_no_attempt_is_dispatched_twice_when_t
     finished = await finished_counts(kafka_bootstrap, catalogue)
     assert_exactly_once(dispatches, finished, list(outcomes))
     assert finished[again] == 1  # the repeated request started nothing
+    # A run's snapshot rewrites the key of its first record (run_id/0): the restored runs were read from snapshots.
+    journal = await read_all(kafka_bootstrap, catalogue.name(PLANNER_JOURNAL))
+    first_records = Counter(r.key for r in journal if r.value is not None and r.key.endswith(b"/0"))
+    snapshotted = sum(count > 1 for count in first_records.values())
+    assert snapshotted, "no run's journal was snapshotted"
     uncommitted = await dispatch_counts(kafka_bootstrap, catalogue, committed=False)
     report(
         "planner SIGKILL",
@@ -164,6 +171,7 @@ async def test_every_run_finishes_once_and_no_attempt_is_dispatched_twice_when_t
         first_finish_after_kill_s=round(recovered_s, 1),
         all_finished_after_kill_s=round(all_done_s, 1),
         repeated_request_reran=finished[again] - 1,
+        runs_snapshotted=snapshotted,
     )
 
 

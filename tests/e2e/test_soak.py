@@ -112,7 +112,7 @@ async def test_every_run_finishes_once_when_executors_and_the_planner_are_killed
     }
     print(json.dumps(report, indent=2))
     if path := os.environ.get("GENESIS_SOAK_REPORT"):
-        Path(path).write_text(json.dumps(report, indent=2))
+        await asyncio.to_thread(Path(path).write_text, json.dumps(report, indent=2))
     assert len(run_ids) == RUNS
     assert not lost, f"{len(lost)} runs never finished, e.g. {lost[:3]}"
     assert report["attempts_dispatched_twice"] == 0

@@ -1,29 +1,31 @@
-"""The trainer service on a real broker: RunFinished and TurnRecorded from Kafka become rollouts with the right
-rewards in the LightningStore, and each run's RewardAssigned goes out on the rewards topic."""
+"""The trainer service on a real broker: RunFinished and TurnRecorded from Kafka, read in batches, become rollouts
+with the right rewards in the LightningStore, and each run's RewardAssigned goes out on the rewards topic."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from aiokafka import AIOKafkaProducer
 
-from schemas import Event, RewardAssigned, RunFinished, RunMetrics, RunRejected, TurnRecorded, decode_event
+from schemas import Event, RewardAssigned, RunFinished, RunMetrics, RunRejected, TurnRecorded
 from services.trainer.app import TraceCollector
 from services.trainer.core.reward import RewardConfig
 from services.trainer.core.traces import scored_trace
-from services.trainer.core.trajectory import succeeded
+from services.trainer.core.trajectory import Checker, succeeded
 from services.trainer.lightning.ledger import TrainerLedger
 from services.trainer.lightning.sqlite_store import SqliteLightningStore
 from services.trainer.lightning.store import final_reward
 from services.trainer.settings import CollectorConfig
-from streams.broker import consumer_options, make_broker
-from streams.catalogue import REWARDS, RUNS_FINISHED, TURNS, Catalogue
+from streams.broker import make_broker
+from streams.catalogue import DEAD_LETTERS, REWARDS, RUNS_FINISHED, TURNS, Catalogue
 from streams.outbox import EventPublisher
 from streams.settings import KafkaSettings
+from tests.support.tail import Tail, tailing
 
 pytestmark = pytest.mark.kafka
 WAIT_S = 60
@@ -57,58 +59,90 @@ def turns_of(run: RunFinished) -> list[TurnRecorded]:
     ]
 
 
-def collector_on(broker: KafkaBroker, catalogue: Catalogue, store: SqliteLightningStore, ready: asyncio.Event):
+@contextlib.asynccontextmanager
+async def collecting(
+    bootstrap: str,
+    catalogue: Catalogue,
+    store: SqliteLightningStore,
+    *,
+    name: str = "trainer",
+    checker: Checker = succeeded,
+) -> AsyncIterator[TraceCollector]:
+    """The trainer's collector as the service runs it, in its consumer group; stopped (offsets committed) on exit."""
+    broker = make_broker(KafkaSettings(), bootstrap, client_id=name)
+    ready = asyncio.Event()
+    fatal: list[BaseException] = []
+
     async def on_ready() -> None:
         ready.set()
 
-    return TraceCollector(
+    collector = TraceCollector(
         broker,
         catalogue,
+        bootstrap=bootstrap,
         ledger=TrainerLedger(store, remember_runs=10_000, max_open_runs=10_000),
         reward=RewardConfig(),
-        checker=succeeded,
+        checker=checker,
         settings=CollectorConfig(group_id=f"{catalogue.prefix}-trainer"),
-        name="trainer",
+        name=name,
+        on_fatal=fatal.append,
         on_ready=on_ready,
     )
+    async with broker:
+        await broker.start()
+        await collector.start()
+        try:
+            await asyncio.wait_for(ready.wait(), WAIT_S)
+            yield collector
+        finally:
+            await collector.stop()
+    assert not fatal, f"the collector stopped: {fatal}"
 
 
-async def test_finished_runs_from_kafka_land_as_rollouts_with_their_rewards(
+async def caught_up(collector: TraceCollector, records: int) -> None:
+    """Wait (bounded) until the collector is done with ``records`` records: applied and their offsets committed."""
+    async with collector.batch_done:
+        try:
+            await asyncio.wait_for(collector.batch_done.wait_for(lambda: collector.records >= records), WAIT_S)
+        except TimeoutError:
+            raise AssertionError(f"the trainer took {collector.records} of {records} records in {WAIT_S} s") from None
+
+
+async def publish(bootstrap: str, catalogue: Catalogue, events: list[Event]) -> None:
+    producer = make_broker(KafkaSettings(), bootstrap, client_id="producer")
+    async with producer:
+        await EventPublisher(producer, catalogue, source="test").publish_all(events)
+
+
+def rewards_by_run(tail: Tail, catalogue: Catalogue) -> dict[str, list[RewardAssigned]]:
+    rewards: dict[str, list[RewardAssigned]] = {}
+    for event in tail.events(catalogue.name(REWARDS), RewardAssigned):
+        rewards.setdefault(event.run_id, []).append(event)
+    return rewards
+
+
+async def test_finished_runs_from_kafka_land_as_rollouts_with_their_rewards_when_read_in_batches(
     kafka_bootstrap: str, catalogue: Catalogue, tmp_path: Path
 ) -> None:
     store = SqliteLightningStore(tmp_path / "rollouts.sqlite")
-    broker = make_broker(KafkaSettings(), kafka_bootstrap, client_id="trainer")
-    ready = asyncio.Event()
-    collector = collector_on(broker, catalogue, store, ready)
-    rewards: dict[str, list[RewardAssigned]] = {}
-    listener = make_broker(KafkaSettings(), kafka_bootstrap, client_id="reward-listener")
-
-    @listener.subscriber(catalogue.name(REWARDS), **consumer_options(f"{catalogue.prefix}-rewards"))
-    async def on_reward(body: bytes, message: KafkaMessage) -> None:
-        event = decode_event(body)
-        assert isinstance(event, RewardAssigned)
-        rewards.setdefault(event.run_id, []).append(event)
-
     runs = [finished_run(number) for number in range(RUNS)]
-    events: list[Event] = []
-    for run in runs:
-        events += [*turns_of(run), run] if run.run_id != "run-7" else [run, *turns_of(run)]  # run-7's turns are late
+    late = runs[7]  # its turns come after its run was recorded
+    events: list[Event] = [event for run in runs for event in (*(turns_of(run) if run is not late else ()), run)]
     events += [runs[0], RunRejected(run_id="rejected", reason="cycle: 1 -> 2 -> 1")]  # a redelivery; a rejection
+    await publish(kafka_bootstrap, catalogue, events)  # all waiting before the trainer starts
 
-    async with broker, listener:
-        await broker.start()
-        await listener.start()
-        await asyncio.wait_for(ready.wait(), WAIT_S)
-        producer = make_broker(KafkaSettings(), kafka_bootstrap, client_id="producer")
-        async with producer:
-            await EventPublisher(producer, catalogue, source="test").publish_all(events)
-        async with asyncio.timeout(WAIT_S):
-            while len(rewards) < RUNS or len(rewards["run-0"]) < 2:
-                await asyncio.sleep(0.05)
-            # Turns travel on their own topic: some reach the trainer after their run was recorded.
-            while not await every_turn_recorded(store, rewards):
-                await asyncio.sleep(0.05)
+    async with tailing(kafka_bootstrap, catalogue.name(REWARDS)) as tail:
+        async with collecting(kafka_bootstrap, catalogue, store) as collector:
+            await caught_up(collector, len(events))
+            await publish(kafka_bootstrap, catalogue, turns_of(late))
+            await caught_up(collector, len(events) + 2)
+        # Rewards are acknowledged before a batch's offsets are committed: all of them are on the topic now.
+        await tail.wait_for(
+            lambda: sum(map(len, rewards_by_run(tail, catalogue).values())) >= RUNS + 1, WAIT_S, "every reward"
+        )
+    rewards = rewards_by_run(tail, catalogue)
 
+    assert collector.batches < len(events) / 5  # read in batches, not one record at a time
     assert collector.rollouts == RUNS and "rejected" not in rewards
     rollouts = await store.query_rollouts()
     assert len(rollouts) == RUNS  # the redelivered RunFinished did not make a second rollout
@@ -120,16 +154,10 @@ async def test_finished_runs_from_kafka_land_as_rollouts_with_their_rewards(
         assert assigned.components == pytest.approx(expected.components)
         assert await final_reward(store, assigned.rollout_id) == pytest.approx(expected.total)
         spans = await store.query_spans(assigned.rollout_id)
-        assert [span.name for span in spans].count("execute_tool calculator") == 2  # each turn once
+        assert [span.name for span in spans].count("execute_tool calculator") == 2  # each turn once, late ones too
     # right answer, wrong answer, failed with two tool errors, succeeded without an expected answer
     assert {round(events[0].reward, 6) for events in rewards.values()} == {1.15, -0.35, -0.85, 1.05}
-
-
-async def every_turn_recorded(store: object, rewards: dict[str, list[RewardAssigned]]) -> bool:
-    for events in rewards.values():
-        if len(await store.query_spans(events[0].rollout_id)) < 1 + 2 + 1:  # type: ignore[attr-defined]
-            return False
-    return True
+    await store.close()
 
 
 async def test_trainer_restart_loses_no_waiting_turn_and_records_no_run_twice_when_inputs_come_again(
@@ -138,58 +166,36 @@ async def test_trainer_restart_loses_no_waiting_turn_and_records_no_run_twice_wh
     path = tmp_path / "rollouts.sqlite"
     runs = [finished_run(number) for number in range(20)]
     waiting = runs[-1]  # its turns arrive before the restart, its RunFinished after
-    rewards: dict[str, list[RewardAssigned]] = {}
-    listener = make_broker(KafkaSettings(), kafka_bootstrap, client_id="reward-listener")
 
-    @listener.subscriber(catalogue.name(REWARDS), **consumer_options(f"{catalogue.prefix}-rewards"))
-    async def on_reward(body: bytes, message: KafkaMessage) -> None:
-        event = decode_event(body)
-        assert isinstance(event, RewardAssigned)
-        rewards.setdefault(event.run_id, []).append(event)
+    def rewards_seen(count: int) -> bool:
+        return sum(map(len, rewards_by_run(tail, catalogue).values())) >= count
 
-    async def publish(events: list[Event]) -> None:
-        producer = make_broker(KafkaSettings(), kafka_bootstrap, client_id="producer")
-        async with producer:
-            await EventPublisher(producer, catalogue, source="test").publish_all(events)
-
-    async def until(condition) -> None:  # type: ignore[no-untyped-def]
-        async with asyncio.timeout(WAIT_S):
-            while not condition():
-                await asyncio.sleep(0.05)
-
-    async with listener:
-        await listener.start()
+    async with tailing(kafka_bootstrap, catalogue.name(REWARDS)) as tail:
         before = [event for run in runs[:-1] for event in (*turns_of(run), run)] + turns_of(waiting)
         store = SqliteLightningStore(path)
-        first = make_broker(KafkaSettings(), kafka_bootstrap, client_id="trainer-1")
-        ready = asyncio.Event()
-        ledger = collector_on(first, catalogue, store, ready).ledger
-        async with first:
-            await first.start()
-            await asyncio.wait_for(ready.wait(), WAIT_S)
-            await publish(before)
-            await until(lambda: len(rewards) == len(runs) - 1 and len(ledger.waiting_turns(waiting.run_id)) == 2)
+        async with collecting(kafka_bootstrap, catalogue, store, name="trainer-1") as first:
+            await publish(kafka_bootstrap, catalogue, before)
+            await caught_up(first, len(before))
+            assert len(first.ledger.waiting_turns(waiting.run_id)) == 2
+        await tail.wait_for(lambda: rewards_seen(len(runs) - 1), WAIT_S, "the first runs' rewards")
         await store.close()
 
         # A crash after the rollouts were written and before the offsets were committed brings the inputs back.
         store = SqliteLightningStore(path)
-        second = make_broker(KafkaSettings(), kafka_bootstrap, client_id="trainer-2")
-        ready = asyncio.Event()
-        collector = collector_on(second, catalogue, store, ready)
-        async with second:
-            await second.start()
-            await asyncio.wait_for(ready.wait(), WAIT_S)
-            await publish([*runs[:-1], waiting])
-            await until(lambda: waiting.run_id in rewards and sum(map(len, rewards.values())) == 2 * len(runs) - 1)
+        async with collecting(kafka_bootstrap, catalogue, store, name="trainer-2") as collector:
+            await publish(kafka_bootstrap, catalogue, [*runs[:-1], waiting])
+            await caught_up(collector, len(runs))
+        await tail.wait_for(lambda: rewards_seen(2 * len(runs) - 1), WAIT_S, "the rewards after the restart")
+    rewards = rewards_by_run(tail, catalogue)
 
-        assert collector.rollouts == 1  # only the run that had not finished before the restart
-        assert len(await store.query_rollouts()) == len(runs)
-        for events in rewards.values():
-            assert len({event.event_id for event in events}) == 1  # a redelivery repeats the same reward
-        [assigned] = rewards[waiting.run_id]
-        spans = await store.query_spans(assigned.rollout_id)
-        assert [span.name for span in spans].count("execute_tool calculator") == 2  # its turns survived the restart
-        await store.close()
+    assert collector.rollouts == 1  # only the run that had not finished before the restart
+    assert len(await store.query_rollouts()) == len(runs)
+    for events in rewards.values():
+        assert len({event.event_id for event in events}) == 1  # a redelivery repeats the same reward
+    [assigned] = rewards[waiting.run_id]
+    spans = await store.query_spans(assigned.rollout_id)
+    assert [span.name for span in spans].count("execute_tool calculator") == 2  # its turns survived the restart
+    await store.close()
 
 
 TRAINER_POISON = {
@@ -205,42 +211,42 @@ TRAINER_POISON = {
 }
 
 
-async def test_dead_letters_each_poison_record_and_scores_the_next_run_when_trainer_inputs_hold_garbage(
+async def test_dead_letters_each_bad_record_alone_and_scores_the_good_run_beside_them_when_trainer_inputs_hold_garbage(
     kafka_bootstrap: str, catalogue: Catalogue, tmp_path: Path
 ) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    from streams.catalogue import DEAD_LETTERS
-    from tests.support.tail import tailing
-
     store = SqliteLightningStore(tmp_path / "rollouts.sqlite")
-    broker = make_broker(KafkaSettings(), kafka_bootstrap, client_id="trainer")
-    ready = asyncio.Event()
-    collector = collector_on(broker, catalogue, store, ready)
     inputs = [catalogue.name(RUNS_FINISHED), catalogue.name(TURNS)]
     dead = catalogue.name(DEAD_LETTERS)
+    good = finished_run(0)
+    # Decodes, but its checker raises: the record fails alone, in the same batch as the good run.
+    unscorable = RunFinished(run_id="unscorable", occurred_at=END, status="succeeded", answer=1)
+
+    def checker(finished: RunFinished) -> bool:
+        if finished.run_id == unscorable.run_id:
+            raise ValueError("the checker cannot read this answer")
+        return succeeded(finished)
+
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
     try:
-        async with tailing(kafka_bootstrap, dead, catalogue.name(REWARDS)) as tail, broker:
-            await broker.start()
-            await asyncio.wait_for(ready.wait(), WAIT_S)
-            for topic in inputs:
-                for name, body in TRAINER_POISON.items():
-                    await producer.send_and_wait(topic, body, key=f"{topic}/{name}".encode())
-            good = finished_run(0)
-            await EventPublisher(broker, catalogue, source="test").publish_all([*turns_of(good), good])
-            expected = len(inputs) * len(TRAINER_POISON)
-            await tail.wait_for(
-                lambda: len(tail.on(dead)) >= expected and tail.events(catalogue.name(REWARDS), RewardAssigned),
-                WAIT_S,
-                f"{expected} dead letters and the good run's reward",
-            )
+        for topic in inputs:
+            for name, body in TRAINER_POISON.items():
+                await producer.send_and_wait(topic, body, key=f"{topic}/{name}".encode())
     finally:
         await producer.stop()
+    await publish(kafka_bootstrap, catalogue, [*turns_of(good), unscorable, good])
+    async with tailing(kafka_bootstrap, dead, catalogue.name(REWARDS)) as tail:
+        async with collecting(kafka_bootstrap, catalogue, store, checker=checker) as collector:
+            await caught_up(collector, len(inputs) * len(TRAINER_POISON) + 4)
+        expected = len(inputs) * len(TRAINER_POISON) + 1
+        await tail.wait_for(
+            lambda: len(tail.on(dead)) >= expected and tail.events(catalogue.name(REWARDS), RewardAssigned),
+            WAIT_S,
+            f"{expected} dead letters and the good run's reward",
+        )
     letters = {seen.key.decode() for seen in tail.on(dead) if seen.key}
-    assert {f"{topic}/{name}" for topic in inputs for name in TRAINER_POISON} <= letters
-    assert collector.rollouts == 1
+    assert {f"{topic}/{name}" for topic in inputs for name in TRAINER_POISON} | {unscorable.run_id} <= letters
+    assert collector.rollouts == 1 and len(await store.query_rollouts()) == 1
     [reward] = tail.events(catalogue.name(REWARDS), RewardAssigned)
     assert reward.run_id == good.run_id
     await store.close()

@@ -7,7 +7,7 @@ consumed (RunPlanned, TaskReady, TaskFinished, TaskSkipped, RunFinished) and the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 import msgspec
@@ -27,6 +27,8 @@ class RunConfigured(Event, kw_only=True, tag="RunConfigured.v1"):
     labels: dict[str, str] = {}
     # The request's allowed_tools, which a sub-plan (re-planning) must keep to as well.
     allowed_tools: list[str] | None = None
+    # The tokens of the model calls that drafted the plan (a query's): the run's token total starts from them.
+    planning_tokens: int = 0
 
 
 class TaskRetryScheduled(Event, kw_only=True, tag="TaskRetryScheduled.v1"):
@@ -95,12 +97,40 @@ def decode_journal_entry(data: bytes) -> Event:
 # A run's journal is a series of records keyed ``run_id/seq``: each holds the entries appended since the previous
 # one, and ``seq`` is the position of its first entry, so the records of a run sort into its history. Each change
 # writes only what it added (the journal grows with the changes, not with their square); a finished run gets a
-# tombstone on each of its keys, and compaction forgets it. Records keyed by a bare run id (the whole history in
-# one value, as written before) still read as one record at position 0.
+# tombstone on each of its keys, and compaction forgets it. A run whose journal holds many records gets a snapshot
+# (services/planner/runbook.py): its whole history again, in as few records as the size limit allows, at the
+# positions of their first entries, with tombstones on its other keys, so a take-over reads few records per run.
+# Records keyed by a bare run id (the whole history in one value, as written before) still read as one record at
+# position 0.
 
 
 def encode_journal(entries: Iterable[Event]) -> bytes:
     return _encoder.encode(list(entries))
+
+
+def encode_journal_records(entries: Sequence[Event], *, first: int, max_bytes: int) -> list[tuple[int, bytes]]:
+    """``entries`` (positions ``first``, ``first + 1``, ...) as consecutive records of at most ``max_bytes`` each:
+    (seq, value) pairs, seq being the position of the record's first entry. Entries that do not fit one record
+    are encoded one by one and the records joined from those bytes (the same bytes ``encode_journal`` writes).
+    An entry larger than ``max_bytes`` on its own travels alone: the producer refuses it and names its size."""
+    if not entries:
+        return []
+    whole = _encoder.encode(entries)
+    if len(whole) <= max_bytes or len(entries) == 1:  # the usual case: one record, one encoding
+        return [(first, whole)]
+    records: list[tuple[int, bytes]] = []
+    chunk: list[bytes] = []
+    size, seq = 2, first  # the list's brackets
+    for position, entry in enumerate(entries, start=first):
+        encoded = _encoder.encode(entry)
+        if chunk and size + len(encoded) + 1 > max_bytes:
+            records.append((seq, b"[" + b",".join(chunk) + b"]"))
+            chunk, size, seq = [], 2, position
+        chunk.append(encoded)
+        size += len(encoded) + (1 if len(chunk) > 1 else 0)
+    if chunk:
+        records.append((seq, b"[" + b",".join(chunk) + b"]"))
+    return records
 
 
 def decode_journal(data: bytes) -> list[Event]:

@@ -108,8 +108,10 @@ class RunState:
         config: SchedulingConfig,
         now: datetime,
         new_id: Callable[[], str],
+        planning_tokens: int = 0,
     ) -> tuple[RunState, list[Event]]:
-        """A run for a validated plan: RunPlanned, RunConfigured (journal only), then the first TaskReady events."""
+        """A run for a validated plan: RunPlanned, RunConfigured (journal only), then the first TaskReady events.
+        ``planning_tokens``: what the model calls that drafted the plan cost, counted in the run's tokens."""
         dag = Dag.from_plan(plan)
         envelope = {"run_id": request.run_id, "occurred_at": now}
         planned = RunPlanned(
@@ -130,6 +132,7 @@ class RunState:
             expected_answer=request.expected_answer,
             labels=dict(request.labels),
             allowed_tools=request.allowed_tools,
+            planning_tokens=planning_tokens,
         )
         state = cls._found(planned, configured, new_id, dag=dag)
         return state, [planned, configured, *state._advance(now)]
@@ -171,6 +174,7 @@ class RunState:
             expected_answer=configured.expected_answer,
             labels=dict(configured.labels),
             allowed_tools=configured.allowed_tools,
+            tokens=configured.planning_tokens,
             tasks={task.id: TaskProgress() for task in planned.plan.tasks},
             history=[planned, configured],
             dag=dag or Dag.from_plan(planned.plan),

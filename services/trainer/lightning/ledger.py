@@ -1,8 +1,9 @@
 """The trainer service's durable record: turns waiting for their run, and each finished run's rollout and reward.
 
 It lives in the same SQLite file as the rollouts, and every change is one transaction with the store calls it
-makes, so what a handler did is either all on disk or not at all. Offsets are committed only after the handler
-returns: after a crash the inputs come again, and here they find what was already done. Turns and finished runs
+makes, so what a handler did is either all on disk or not at all (the service groups a batch of inputs in one
+transaction, ``batch``, each input in a savepoint of its own, ``one_input``). Offsets are committed only after the
+transaction: after a crash the inputs come again, and here they find what was already done. Turns and finished runs
 come on two topics in any order, each maybe twice: a turn waits for its RunFinished (bounded: the oldest waiting
 runs are dropped first), a late turn joins its run's rollout, a duplicate turn is recognised by its event id, and a
 redelivered RunFinished answers with the RewardAssigned it had the first time, never a second rollout.
@@ -10,7 +11,8 @@ redelivered RunFinished answers with the RewardAssigned it had the first time, n
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import msgspec
 
@@ -49,6 +51,25 @@ class TrainerLedger:
         for statement in _SCHEMA:
             self._db.execute(statement)
         self.dropped_runs = 0
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """One SQLite transaction for a batch of inputs (one commit to disk instead of one per input): the calls
+        inside join it. Put each input in ``one_input`` so that one that fails takes back only its own changes."""
+        async with self.store.transaction():
+            yield
+
+    @contextmanager
+    def one_input(self) -> Iterator[None]:
+        """Inside ``batch``: the changes of one input, undone alone (a savepoint) when it raises."""
+        self._db.execute("SAVEPOINT trainer_input")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK TO trainer_input")
+            raise
+        finally:
+            self._db.execute("RELEASE trainer_input")
 
     async def add_turn(self, turn: TurnRecorded) -> None:
         async with self.store.transaction():

@@ -75,22 +75,23 @@ class SqliteCollection(Collection[T], Generic[T]):
         values = [getattr(item, key) for key in self._primary_keys]
         return json.dumps(values), str(values[0])
 
-    def _rows(self, filters: dict[str, Any] | None) -> Iterable[T]:
-        head = self._primary_keys[0]
-        exact = (filters or {}).get(head, {}).get("exact") if filters and len(filters) == 1 else None
-        if exact is not None:
-            rows = self._db.execute(f"SELECT doc FROM {self._name} WHERE head = ? ORDER BY rowid", (str(exact),))
+    def _rows(self, head_value: Any) -> Iterable[T]:
+        """The documents whose first primary key is ``head_value`` (all of them when it is None), in insert order."""
+        if head_value is not None:
+            rows = self._db.execute(f"SELECT doc FROM {self._name} WHERE head = ? ORDER BY rowid", (str(head_value),))
         else:
             rows = self._db.execute(f"SELECT doc FROM {self._name} ORDER BY rowid")
         return (self._item_type.model_validate_json(doc) for (doc,) in rows)
 
     def _matching(self, filter: FilterOptions | None) -> Iterable[T]:
         filters, must_filters, logic = normalize_filter_options(filter)
-        return (
-            item
-            for item in self._rows(dict(filters) if filters else None)
-            if _item_matches_filters(item, filters, logic, must_filters)
-        )
+        # An exact first primary key that every match must have reads only its rows (the index on head), e.g. "the
+        # attempt a of rollout r": without it every lookup reads the whole table, and recording a run costs more
+        # with every run recorded before it.
+        head = self._primary_keys[0]
+        required = [must_filters or {}, filters or {}] if logic == "and" or len(filters or {}) <= 1 else [must_filters]
+        head_value = next((ops[head]["exact"] for ops in required if ops and ops.get(head, {}).get("exact")), None)
+        return (item for item in self._rows(head_value) if _item_matches_filters(item, filters, logic, must_filters))
 
     async def query(
         self,

@@ -7,9 +7,10 @@ import statistics
 
 import pytest
 
-from services.bench.gap import SYSTEM_MODE, summarise
+from services.bench.gap import SYSTEM_MODE, executor_slots, summarise
 from services.bench.peers import SEQUENTIAL, PlanTiming, in_process_modes, run_all
 from services.bench.workloads import WORKLOADS, BenchPlan, Latency, as_seed_plan, bench_plans
+from services.executor.settings import ExecutorSettings
 
 SCALE = 0.004  # a lookup of 4 ms: the tests check order, not speed
 
@@ -96,3 +97,10 @@ def test_speedups_are_against_the_measured_sequential_mode_when_summarised() -> 
     assert by_mode[SEQUENTIAL].speedup == 1.0
     assert by_mode[SYSTEM_MODE].speedup == pytest.approx(2.4 / 1.225)
     assert by_mode[SYSTEM_MODE].efficiency == pytest.approx((1.2 / 1.2 + 1.2 / 1.25) / 2)
+
+
+def test_every_task_of_a_batch_has_an_executor_slot_when_the_widest_batch_is_larger_than_the_default() -> None:
+    batches = [bench_plans("movie-recommendation-8", 32, cv=0.0, scale=0.25, seed=7)]
+    batches.append(bench_plans("hotpotqa-comparison", 32, cv=0.0, scale=0.25, seed=7))
+    assert executor_slots(batches) == 32 * 9  # 8 lookups and a join per plan
+    assert executor_slots([batches[1][:2]]) == ExecutorSettings().concurrency  # never below the default

@@ -45,12 +45,22 @@ def start(
     deadline_s: float | None = None,
     expected_answer: str | None = None,
     labels: dict[str, str] | None = None,
+    planning_tokens: int = 0,
 ) -> tuple[RunState, list[Event]]:
     plan = parse_plan(plan) if isinstance(plan, str) else plan
     request = RunRequested(
         run_id="run-1", plan=plan, deadline_s=deadline_s, expected_answer=expected_answer, labels=labels or {}
     )
-    return RunState.begin(request, plan, policy=policy, strategy=strategy, config=config, now=T0, new_id=counting_ids())
+    return RunState.begin(
+        request,
+        plan,
+        policy=policy,
+        strategy=strategy,
+        config=config,
+        now=T0,
+        new_id=counting_ids(),
+        planning_tokens=planning_tokens,
+    )
 
 
 def dispatched(events: Iterable[Event]) -> list[str]:

@@ -116,3 +116,26 @@ def test_journal_survives_encoding_when_replayed_from_bytes() -> None:
     decoded = [decode_journal_entry(encode_journal_entry(event)) for event in run.journal]
     assert decoded == run.journal
     assert RunState.replay(decoded) == run.state
+
+
+def test_run_tokens_count_the_plan_drafting_when_the_run_is_replayed_from_its_journal() -> None:
+    run = JournaledRun(planning_tokens=120)  # the model calls that drafted the plan
+    for task_id in ("1", "2", "4"):
+        run.result(ok(task_id, started_s=0, finished_s=1, input_tokens=10, output_tokens=5), at(1))
+    run.result(ok("3", started_s=1, finished_s=2), at(2))
+    midway = [decode_journal_entry(encode_journal_entry(event)) for event in run.journal]
+    run.result(ok("5", started_s=2, finished_s=3, input_tokens=30, output_tokens=20), at(3))
+    assert run.state.outcome is not None and run.state.outcome.metrics.tokens == 120 + 3 * 15 + 50
+    replayed = RunState.replay(midway)
+    assert replayed.tokens == 120 + 3 * 15
+    replayed.on_task_finished(ok("5", started_s=2, finished_s=3, input_tokens=30, output_tokens=20), at(3))
+    assert replayed.outcome is not None and replayed.outcome.metrics == run.state.outcome.metrics
+
+
+def test_run_tokens_start_at_zero_when_the_journal_was_written_before_planning_tokens_existed() -> None:
+    run = JournaledRun()
+    [planned, configured, *rest] = run.journal
+    older = msgspec.json.decode(encode_journal_entry(configured))
+    older.pop("planning_tokens")
+    replayed = RunState.replay([planned, decode_journal_entry(msgspec.json.encode(older)), *rest])
+    assert replayed == run.state and replayed.tokens == 0

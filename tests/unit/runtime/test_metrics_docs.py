@@ -8,7 +8,8 @@ from pathlib import Path
 from prometheus_client import REGISTRY, CollectorRegistry
 
 import services.executor.metrics
-import services.planner.metrics  # noqa: F401 - importing registers the metrics
+import services.planner.metrics
+import services.runtime.collector  # noqa: F401 - importing registers the metrics
 from services.trainer.metrics import TrainerCollector
 from services.warehouse.metrics import WarehouseCollector
 

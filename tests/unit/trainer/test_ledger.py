@@ -103,3 +103,25 @@ async def test_nothing_of_a_run_is_kept_when_recording_it_fails_midway(tmp_path:
     assigned = await ledger.record_run(finished("a"), score)  # the waiting turn is still there
     assert await tool_spans(ledger, assigned.rollout_id) == 1
     assert len(await ledger.store.query_rollouts()) == 1
+
+
+async def test_a_failed_input_leaves_nothing_and_its_batch_is_kept_when_inputs_share_one_transaction(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.sqlite"
+    ledger = ledger_at(path)
+    async with ledger.batch():
+        with ledger.one_input():
+            await ledger.add_turn(turn("a", "1", "e1"))
+        with pytest.raises(RuntimeError), ledger.one_input():
+            await ledger.add_turn(turn("a", "2", "e2"))
+            await ledger.record_run(finished("a"), score)
+            raise RuntimeError("the input fails after it wrote")
+        with ledger.one_input():
+            await ledger.add_turn(turn("b", "1", "e3"))
+    await ledger.store.close()
+
+    reopened = ledger_at(path)  # what the batch's one commit put on disk
+    assert reopened.recorded("a") is None and not await reopened.store.query_rollouts()
+    assert [event.event_id for event in reopened.waiting_turns("a")] == ["e1"]
+    assert [event.event_id for event in reopened.waiting_turns("b")] == ["e3"]
