@@ -108,6 +108,8 @@ class RunReplanned(Event, kw_only=True, tag="RunReplanned.v1"):
     levels: list[list[str]] = []
     critical_path: list[str] = []
     replan: int = 1  # how many times this run has been re-planned, this one included
+    # The tokens of the model calls that wrote the sub-plan (its turns, task r<replan>.plan): the run counts them.
+    tokens: int = 0
 
 
 class TaskReady(Event, kw_only=True, tag="TaskReady.v1"):

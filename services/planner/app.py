@@ -42,6 +42,7 @@ from schemas import (
     RunRequested,
     TaskFinished,
     TaskStarted,
+    TurnRecorded,
 )
 from schemas.plan import Plan
 from services.planner.changes import Changes
@@ -120,7 +121,8 @@ class Planner:
             snapshot_records=settings.journal_snapshot_records,
             max_record_bytes=(kafka or KafkaSettings()).max_message_bytes,
         )
-        self._telemetry = PlannerTelemetry(runs_held=lambda: len(self.runs))
+        self._telemetry = PlannerTelemetry(runs_held=lambda: len(self.runs), policy_version=lambda: self.policy.version)
+        self._policy_adopted = asyncio.Condition()  # notified when a newer policy takes over (wait_for_policy)
         self._publisher = EventPublisher(broker, catalogue, source=name)
         self._inbox = Inbox(self._publisher, catalogue, consumer=name)
         self._journal_topic = catalogue.name(PLANNER_JOURNAL)
@@ -274,6 +276,15 @@ class Planner:
         if update.policy.version > self.policy.version:
             self.policy = update.policy
             log.info("%s applies policy v%d: %s", self._name, update.policy.version, update.policy)
+            async with self._policy_adopted:
+                self._policy_adopted.notify_all()
+
+    async def wait_for_policy(self, version: int) -> Policy:
+        """The policy runs planned from now on get, once it is ``version`` or newer (the version the heartbeat and
+        the genesis_planner_policy_version gauge report); callers bound the wait."""
+        async with self._policy_adopted:
+            await self._policy_adopted.wait_for(lambda: self.policy.version >= version)
+        return self.policy
 
     async def _apply(
         self, event: RunRequested | RunCancelRequested | TaskStarted | TaskFinished, partition: int
@@ -347,9 +358,13 @@ class Planner:
     def _record_planning_turns(self, run_id: str) -> int:
         """The model calls that wrote the plan are turns of the run (task "plan"), like the executors' model calls;
         returns their tokens, which the run counts."""
-        turns = [msgspec.structs.replace(turn, source=self._name) for turn in self._intake.take_planning_turns(run_id)]
+        return self._publish_turns(self._intake.take_planning_turns(run_id))
+
+    def _publish_turns(self, turns: list[TurnRecorded]) -> int:
+        """Publish a stage's model calls (planning, re-planning, the answer) as turns of their run with the next
+        flush; returns their tokens, which the run counts."""
         if turns:
-            self._pending.events.extend(turns)
+            self._pending.events.extend(msgspec.structs.replace(turn, source=self._name) for turn in turns)
             self._dirty.set()
         return sum(turn.input_tokens + turn.output_tokens for turn in turns)
 
@@ -421,7 +436,10 @@ class Planner:
             return
         results = {task_id: task.result for task_id, task in state.tasks.items() if task.status == "succeeded"}
         answer = await self._synthesis.write(run_id, results)
-        if (state := self.runs.get(run_id)) is not None and (emitted := state.on_answer(answer, self._now())):
+        tokens = self._publish_turns([answer.turn] if answer.turn is not None else [])
+        if (state := self.runs.get(run_id)) is not None and (
+            emitted := state.on_answer(answer.text, self._now(), tokens=tokens)
+        ):
             self._record(state, emitted)
 
     def _start_stage(self, work: Coroutine[Any, Any, None]) -> None:
@@ -436,12 +454,12 @@ class Planner:
         if state is None:
             return
         proposal = await self._replanning.propose(run_id, failed_step(state, request.task_id), request.replan)
-        if proposal.turns:
-            self._pending.events.extend(msgspec.structs.replace(turn, source=self._name) for turn in proposal.turns)
-            self._dirty.set()
+        tokens = self._publish_turns(proposal.turns)
         state = self.runs.get(run_id)
         now = self._now()
-        if state is not None and (emitted := state.on_replan(request.task_id, proposal.plan, proposal.problem, now)):
+        if state is not None and (
+            emitted := state.on_replan(request.task_id, proposal.plan, proposal.problem, now, tokens=tokens)
+        ):
             self._record(state, emitted)
 
     async def flush(self) -> None:

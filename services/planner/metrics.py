@@ -7,7 +7,8 @@ restored from the journal by another planner continues the trace its next result
 
 Metrics: runs in flight, started and finished; task attempts dispatched, waiting for an executor (ready) and
 running (in flight); the per-hop dispatch latency, from the event that made a task ready (its dependency's result,
-or the run's request for tasks without dependencies) to the planner publishing the task.
+or the run's request for tasks without dependencies) to the planner publishing the task; the version of the
+policy new runs get.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ TRANSACTION_INPUTS = Histogram(
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000),
 )
 
+POLICY_VERSION = Gauge("genesis_planner_policy_version", "The version of the policy new runs are planned with")
 REPLANS = Counter("genesis_planner_replans", "Failed tasks replaced by a sub-plan the model wrote (RunReplanned)")
 JOURNAL_SNAPSHOTS = Counter(
     "genesis_planner_journal_snapshots",
@@ -75,7 +77,9 @@ Attempt = tuple[str, str, int]
 
 
 class PlannerTelemetry:
-    def __init__(self, *, runs_held: Callable[[], int], max_runs: int = 100_000) -> None:
+    def __init__(
+        self, *, runs_held: Callable[[], int], policy_version: Callable[[], int] = lambda: 0, max_runs: int = 100_000
+    ) -> None:
         self._spans: dict[str, Span] = {}
         self._max_runs = max_runs
         # Per run: what made its next task ready, and when (epoch seconds).
@@ -83,6 +87,7 @@ class PlannerTelemetry:
         # Per run: its attempts that are ready (False) or started (True).
         self._attempts: dict[str, dict[tuple[str, int], bool]] = {}
         RUNS_IN_FLIGHT.set_function(runs_held)
+        POLICY_VERSION.set_function(policy_version)
         TASKS_READY.set_function(lambda: self._count(started=False))
         TASKS_IN_FLIGHT.set_function(lambda: self._count(started=True))
 

@@ -17,16 +17,18 @@ from aiokafka.errors import KafkaConnectionError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from schemas import RunFinished, TaskReady, TaskStarted, decode_event
+from schemas import RunFinished, TaskReady, TaskStarted, TurnRecorded, decode_event
 from services.executor.settings import ExecutorSettings
 from services.llm.chat import ChatClient
 from services.llm.settings import LlmSettings
+from services.planner.synthesis import ANSWER_TASK
 from services.runtime.health import Heartbeat, read_health
 from streams.broker import consumer_options, make_broker
-from streams.catalogue import TASKS_FINISHED, TASKS_READY, Catalogue
+from streams.catalogue import TASKS_FINISHED, TASKS_READY, TURNS, Catalogue
 from streams.settings import KafkaSettings
 from tests.e2e.system import FAST_RETRIES, running_system
 from tests.support.openai_server import API_KEY, LocalServer
+from tests.support.tail import tailing
 
 pytestmark = pytest.mark.kafka
 
@@ -219,16 +221,29 @@ async def test_answer_is_written_again_when_the_planner_restarts_while_the_llm_w
     model.state.hold_when = "hold me"
     chat = ChatClient(LlmSettings(base_url=f"{model.base_url}/v1", model="writer-model", api_key=API_KEY))
     settings = msgspec.structs.replace(FAST_RETRIES, synthesize_answer=True)
-    async with running_system(kafka_bootstrap, catalogue, planner_settings=settings, chat=chat) as (system, client):
+    async with (
+        running_system(kafka_bootstrap, catalogue, planner_settings=settings, chat=chat) as (system, client),
+        tailing(kafka_bootstrap, catalogue.name(TURNS)) as tail,
+    ):
         run_id = await client.submit(plan_text="Task 1: sql(query=\"SELECT 'hold me' AS note\") | Dependencies: none")
         await asyncio.to_thread(model.state.held.get, timeout=WAIT_S)
         await system.stop_planner()  # the run waits for its answer in the journal (AnswerRequested)
         await system.start_planner()
-        await asyncio.to_thread(model.state.held.get, timeout=WAIT_S)  # the new owner asks the model again
+        prompt = await asyncio.to_thread(model.state.held.get, timeout=WAIT_S)  # the new owner asks the model again
         model.state.release.set()
         outcome = await client.wait(run_id, timeout_s=WAIT_S)
+
+        def turns() -> list[TurnRecorded]:
+            return [turn for turn in tail.events(kind=TurnRecorded) if turn.run_id == run_id]
+
+        await tail.wait_for(lambda: {"1", ANSWER_TASK} <= {turn.task_id for turn in turns()}, WAIT_S, "the turns")
+        recorded = turns()
     assert isinstance(outcome, RunFinished) and outcome.status == "succeeded"
     assert outcome.answer.startswith("echo: Answer the request") and "hold me" in outcome.answer
+    # The answer's model call is a turn of the run, and the run's tokens are its turns' (the server counts words).
+    [answer] = [turn for turn in recorded if turn.task_id == ANSWER_TASK]
+    assert (answer.input_tokens, answer.output_tokens, answer.model) == (len(prompt.split()), 7, "writer-model")
+    assert outcome.metrics.tokens == sum(turn.input_tokens + turn.output_tokens for turn in recorded) > 0
 
 
 async def test_run_finishes_when_publishing_fails_in_the_flush_and_is_retried(

@@ -70,6 +70,13 @@ async def test_failed_task_is_replaced_by_the_model_s_sub_plan_and_its_tasks_run
             )
             dispatched = {event.task_id for event in of_run(TaskReady)}
             turns = of_run(TurnRecorded)
+
+            def turn_tokens() -> int:
+                return sum(turn.input_tokens + turn.output_tokens for turn in of_run(TurnRecorded))
+
+            # An agent step's last turns may still be on their way when the outcome comes.
+            await tail.wait_for(lambda: turn_tokens() >= outcome.metrics.tokens, 60, "the tokens of the run's turns")
+            spent = turn_tokens()
     finally:
         await system.stop()
     assert replanned.replaced_task_id == "1" and "Table with name people does not exist" in replanned.reason
@@ -79,6 +86,8 @@ async def test_failed_task_is_replaced_by_the_model_s_sub_plan_and_its_tasks_run
     # The sub-plan's model calls are turns of the run, with their tokens.
     replanning_turns = [turn for turn in turns if turn.task_id == "r1.plan"]
     assert replanning_turns and all(turn.input_tokens > 0 for turn in replanning_turns)
+    # The run's tokens are its turns': the sub-plan's model calls, its agent steps and llm calls.
+    assert outcome.metrics.tokens == spent
     # Honest outcome: every task of the extended plan is counted; a run that did not succeed says why.
     assert outcome.status in ("succeeded", "partial", "failed")
     assert outcome.metrics.tasks == 2 + len(added)
@@ -98,15 +107,29 @@ async def test_sub_plan_is_asked_for_again_and_joins_the_run_when_the_planner_re
         model.state.chat_reply = json.dumps({"tasks": [{"tool": "calculator", "args": {"expression": "6 * 7"}}]})
         model.state.hold_when = "A step of a plan failed"
         chat = ChatClient(LlmSettings(base_url=f"{model.base_url}/v1", model="m", api_key=API_KEY))
-        async with running_system(kafka_bootstrap, catalogue, planner_settings=settings, chat=chat) as (system, client):
+        async with (
+            running_system(kafka_bootstrap, catalogue, planner_settings=settings, chat=chat) as (system, client),
+            tailing(kafka_bootstrap, catalogue.name(TURNS)) as tail,
+        ):
             run_id = await client.submit(plan_text=plan)
             first = await asyncio.to_thread(model.state.held.get, timeout=RESTART_WAIT_S)
             await system.stop_planner()  # the model's reply is lost with the process; ReplanRequested is journaled
             await system.start_planner()
-            await asyncio.to_thread(model.state.held.get, timeout=RESTART_WAIT_S)  # asked again by the new owner
+            second = await asyncio.to_thread(model.state.held.get, timeout=RESTART_WAIT_S)  # asked again
             model.state.release.set()
             outcome = await client.wait(run_id, timeout_s=RESTART_WAIT_S)
+
+            def turns() -> list[TurnRecorded]:
+                return [turn for turn in tail.events(kind=TurnRecorded) if turn.run_id == run_id]
+
+            await tail.wait_for(lambda: any(turn.task_id == "r1.plan" for turn in turns()), 60, "the sub-plan's turn")
+            recorded = turns()
     assert "always_fails(reason='the census service is gone')" in first and "census service is gone" in first
     assert isinstance(outcome, RunFinished), outcome
     assert (outcome.status, outcome.answer, outcome.metrics.tasks) == ("succeeded", 43, 3)
     assert outcome.observations == {"r1.1": 42}
+    # The model call the restarted planner made is the run's only one (the server counts a prompt's words), and
+    # the run counts its tokens: they were journaled with the sub-plan (RunReplanned).
+    [replanning] = [turn for turn in recorded if turn.task_id == "r1.plan"]
+    assert (replanning.input_tokens, replanning.output_tokens) == (len(second.split()), 7)
+    assert outcome.metrics.tokens == sum(turn.input_tokens + turn.output_tokens for turn in recorded) > 0

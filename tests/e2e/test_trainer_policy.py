@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client import REGISTRY
 from typer.testing import CliRunner
 
 from schemas import Policy, RunFinished, RunPlanned
@@ -49,15 +50,13 @@ async def test_planner_runs_the_next_fan_out_one_task_at_a_time_when_the_trainer
             reason="test: cap of one",
             mean_reward=1.0,
         )
-        async with asyncio.timeout(WAIT_S):
-            # The planner adopts a policy without a signal of its own (services/planner/app.py, _adopt_policy) and
-            # the test must not submit before it has: its attribute is read until it changes, bounded by WAIT_S.
-            while planner.policy.version < update.policy.version:  # noqa: ASYNC110 - no event to wait on
-                await asyncio.sleep(0.05)
+        async with asyncio.timeout(WAIT_S):  # the next run must not be submitted before the planner adopts it
+            adopted = await planner.wait_for_policy(update.policy.version)
+        assert REGISTRY.get_sample_value("genesis_planner_policy_version") == adopted.version  # what operators see
         after = await client.run(plan_text=FAN_OUT, timeout_s=WAIT_S)
         await tail.wait_for(lambda: after.run_id in planned(), WAIT_S, f"RunPlanned of run {after.run_id}")
 
-    assert planner.policy == update.policy and update.policy.version == 1
+    assert planner.policy == adopted == update.policy and update.policy.version == 1
     assert (await latest_policy(kafka_bootstrap, catalogue)) == update.policy
     assert isinstance(before, RunFinished) and isinstance(after, RunFinished)
     assert before.status == after.status == "succeeded"

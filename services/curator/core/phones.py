@@ -26,8 +26,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from enum import IntEnum
-from functools import cache, lru_cache
-from typing import NamedTuple
+from functools import cache
+from typing import Any, NamedTuple
 
 import phonenumbers
 from phonenumbers import phonenumbermatcher
@@ -49,6 +49,7 @@ _GROUPS = re.compile(r"\d+")
 _NON_DIGITS = re.compile(r"\D+")
 _LONG_GROUP = 6
 _MAX_LAYOUTS = 1 << 14  # written layouts indexed per plan list; chat data has a few hundred
+_MAX_CACHED = 1 << 16  # verdicts kept per validator; the cache starts over when full
 _TRUNK_PREFIXES = ("0", "1", "8")  # every national prefix in libphonenumber's metadata starts with one of these
 # Regions that write mobile numbers without the trunk prefix, exactly in the national grouping ("98765 43210").
 _MOBILES_WITHOUT_TRUNK = frozenset({"IN"})
@@ -93,7 +94,9 @@ class _Plan:
         if metadata is None:
             raise ValueError(f"unknown phone region {region!r}")
         self.region = region
-        self.country_code = metadata.country_code
+        if metadata.country_code is None or metadata.general_desc is None:  # pragma: no cover - never in its data
+            raise ValueError(f"phone region {region!r} has no country code or number lengths")
+        self.country_code: int = metadata.country_code
         self.prefix = metadata.national_prefix or ""
         self.lengths = tuple(metadata.general_desc.possible_length)
         patterns = [
@@ -104,7 +107,9 @@ class _Plan:
         self.valid = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
         self.mobile = _compiled(metadata.mobile)
         self.fixed_line = _compiled(metadata.fixed_line)
-        alternates = phonenumbermatcher._ALT_NUMBER_FORMATS.get(self.country_code, ())
+        alternates = phonenumbermatcher._ALT_NUMBER_FORMATS.get(  # type: ignore[attr-defined]
+            self.country_code, ()
+        )
         formats = [
             (
                 _width(f.pattern),
@@ -209,7 +214,7 @@ def _written_without(prefix: str, rule: str | None) -> bool:
 
 def _format_ends(match: re.Match[str], length: int) -> set[int]:
     """The group ends of a matched format (see `_Plan.groups_as`)."""
-    ends = set()
+    ends: set[int] = set()
     for start, end in match.regs[1 : (match.lastindex or 0) + 1]:
         if end - start >= _LONG_GROUP:
             ends.update(range(start + 2, end - 1))
@@ -227,12 +232,12 @@ def _fixed_ends(pattern: str, length: int) -> frozenset[int] | None:
     (the regex is greedy).
     """
     try:
-        parsed = re._parser.parse(pattern)
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
     except (AttributeError, re.error):  # pragma: no cover - another interpreter's `re`
         return None
     bounds = []
     for op, argument in parsed:
-        if op is not re._constants.SUBPATTERN:
+        if op is not re._constants.SUBPATTERN:  # type: ignore[attr-defined]
             return None  # text between groups, or an alternative of whole layouts
         group = argument[-1]
         low, high = group.getwidth()
@@ -241,7 +246,8 @@ def _fixed_ends(pattern: str, length: int) -> frozenset[int] | None:
         bounds.append((low, high))
     if parsed.state.groups - 1 != len(bounds):
         return None  # a nested group would be one of the match's groups too
-    ends, start = set(), 0
+    ends: set[int] = set()
+    start = 0
     for index, (low, high) in enumerate(bounds):
         left = length - start
         width = min(high, left - sum(low for low, _ in bounds[index + 1 :]))
@@ -256,12 +262,12 @@ def _fixed_ends(pattern: str, length: int) -> frozenset[int] | None:
     return frozenset(ends) if start == length else None
 
 
-_DIGIT_CLASS = list(re._parser.parse(r"\d"))
+_DIGIT_CLASS = list(re._parser.parse(r"\d"))  # type: ignore[attr-defined]
 
 
-def _is_digit_run(group: list) -> bool:
+def _is_digit_run(group: Any) -> bool:
     """The parsed group is exactly `\\d{m,n}` (greedy)."""
-    if len(group) != 1 or group[0][0] is not re._constants.MAX_REPEAT:
+    if len(group) != 1 or group[0][0] is not re._constants.MAX_REPEAT:  # type: ignore[attr-defined]
         return False
     return list(group[0][1][2]) == _DIGIT_CLASS
 
@@ -290,18 +296,14 @@ class _PlanList:
                 self._by_layout[key] = plans
         return plans
 
-    def _first_valid(self, national: str) -> int | None:
-        """Index of the first plan where `national` is valid, or None."""
-        if not self.plans:
-            return None
-        if (combined := self._combined) is None:  # compiled on first use: up to a second for a long list
-            combined = re.compile("|".join(f"(?P<p{i}>{plan.valid.pattern})" for i, plan in enumerate(self.plans)))
-            self._combined = combined
-        match = combined.fullmatch(national)
-        return None if match is None else int(match.lastgroup[1:])
-
     def any_valid(self, national: str) -> bool:
-        return self._first_valid(national) is not None
+        """True when `national` is valid in one of the plans."""
+        if not self.plans:
+            return False
+        if (combined := self._combined) is None:  # compiled on first use: up to a second for a long list
+            combined = re.compile("|".join(f"(?:{plan.valid.pattern})" for plan in self.plans if plan.valid))
+            self._combined = combined
+        return combined.fullmatch(national) is not None
 
 
 _NO_PLANS = _PlanList()
@@ -371,7 +373,7 @@ def _width(pattern: str) -> tuple[int, int]:
     Uses the parser behind `re` (stable since Python 3.11); without it every format is tried.
     """
     try:
-        return re._parser.parse(pattern).getwidth()
+        return re._parser.parse(pattern).getwidth()  # type: ignore[attr-defined,no-any-return]
     except (AttributeError, re.error):  # pragma: no cover - another interpreter's `re`
         return 0, 1 << 30
 
@@ -394,8 +396,26 @@ class PhoneValidator:
         home = sorted(phonenumbers.SUPPORTED_REGIONS) if _means_all(regions) else list(regions)
         self._home = _plans(tuple(home))
         self._everywhere = _plans(tuple(sorted(phonenumbers.SUPPORTED_REGIONS)))
-        self.verdict = lru_cache(maxsize=65536)(self._verdict)
-        self.valid_anywhere = lru_cache(maxsize=65536)(self._valid_anywhere)
+        self._verdicts: dict[str, Verdict] = {}
+        self._anywhere: dict[str, bool] = {}
+
+    def verdict(self, candidate: str) -> Verdict:
+        """The verdict for the home regions (cached: chat data repeats numbers)."""
+        verdict = self._verdicts.get(candidate)
+        if verdict is None:
+            if len(self._verdicts) >= _MAX_CACHED:
+                self._verdicts.clear()
+            verdict = self._verdicts[candidate] = self._verdict(candidate)
+        return verdict
+
+    def valid_anywhere(self, candidate: str) -> bool:
+        """Valid in some region of the world, as written or after that region's trunk prefix (cached)."""
+        valid = self._anywhere.get(candidate)
+        if valid is None:
+            if len(self._anywhere) >= _MAX_CACHED:
+                self._anywhere.clear()
+            valid = self._anywhere[candidate] = self._valid_anywhere(candidate)
+        return valid
 
     def is_phone(self, candidate: str) -> bool:
         """International, or a home region's number grouped as that region groups it (no context needed)."""
@@ -403,14 +423,14 @@ class PhoneValidator:
 
     def _verdict(self, candidate: str) -> Verdict:
         """The verdict for the home regions; `valid_anywhere` covers the rest when a phone word is near."""
-        number = _EXTENSION.sub("", candidate).replace("(0)", "")
-        digits = _NON_DIGITS.sub("", number)
+        number = _without_extension(candidate).replace("(0)", "")
+        groups = _GROUPS.findall(number)
+        digits = "".join(groups)
         if number.lstrip("(").startswith("+"):
             return Verdict.INTERNATIONAL if self._international(digits) else Verdict.INVALID
         if digits.startswith("00") and self._international(digits[2:]):
             # "00" is the international call prefix everywhere outside North America.
             return Verdict.INTERNATIONAL
-        groups = _GROUPS.findall(number)
         if _fictional_nanp(digits[1:] if len(digits) == 11 and digits[0] == "1" else digits):
             return Verdict.GROUPED if len(groups) > 1 else Verdict.VALID
         if len(groups) > 1:
@@ -422,16 +442,20 @@ class PhoneValidator:
             ends = _group_ends(groups)
             separators = _NON_DIGITS.findall(number)
             for plan in plain.groupable(len(digits), ends):
-                if plan.valid.fullmatch(digits) and _written_as_national(
-                    plan, digits, ends, separators, False, in_parentheses
+                if (
+                    plan.valid
+                    and plan.valid.fullmatch(digits)
+                    and _written_as_national(plan, digits, ends, separators, False, in_parentheses)
                 ):
                     return Verdict.GROUPED
             national = digits[1:]
             ends = {end - 1 for end in ends}
             ends.discard(0)
             for plan in home.with_trunk(digits).groupable(len(national), ends):
-                if plan.valid.fullmatch(national) and _written_as_national(
-                    plan, national, ends, separators, True, in_parentheses
+                if (
+                    plan.valid
+                    and plan.valid.fullmatch(national)
+                    and _written_as_national(plan, national, ends, separators, True, in_parentheses)
                 ):
                     return Verdict.GROUPED
         return Verdict.VALID if self._home.any_fits(digits) else Verdict.INVALID
@@ -445,8 +469,15 @@ class PhoneValidator:
         return False
 
     def _valid_anywhere(self, candidate: str) -> bool:
-        digits = _NON_DIGITS.sub("", _EXTENSION.sub("", candidate))
+        digits = _NON_DIGITS.sub("", _without_extension(candidate))
         return self._everywhere.any_fits(digits)
+
+
+def _without_extension(candidate: str) -> str:
+    # An extension is written with "x", "ext" or "#": without one of those characters the regex cannot match.
+    if "x" in candidate or "X" in candidate or "#" in candidate:
+        return _EXTENSION.sub("", candidate)
+    return candidate
 
 
 def _group_ends(groups: list[str]) -> set[int]:

@@ -207,7 +207,8 @@ def _claim_cards_ssns_ipv4s(text: str, starts: list[int], claims: Claims, candid
     resume = 0
     classify = candidate.match
     for position in starts:
-        if position < resume or (match := classify(text, position)) is None:
+        # Each of the three shapes opens with a digit: a "+" or "(" start can only be a phone.
+        if position < resume or text[position] in "+(" or (match := classify(text, position)) is None:
             continue
         kind = match.lastgroup
         if kind == "card":

@@ -74,6 +74,8 @@ class ReplanFailed(Event, kw_only=True, tag="ReplanFailed.v1"):
 
     task_id: str
     reason: str
+    # The tokens of the model calls that wrote no usable sub-plan (its turns): the run counts them all the same.
+    tokens: int = 0
 
 
 JournalEvent = RunConfigured | TaskRetryScheduled | TaskLeaseExpired | AnswerRequested | ReplanRequested | ReplanFailed

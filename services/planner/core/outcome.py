@@ -48,8 +48,15 @@ def settled_status(state: RunState) -> RunStatus:
 
 
 def finished_event(
-    state: RunState, envelope: dict[str, Any], *, ending: Ending = "settled", synthesized: str | None = None
+    state: RunState,
+    envelope: dict[str, Any],
+    *,
+    ending: Ending = "settled",
+    synthesized: str | None = None,
+    answer_tokens: int = 0,
 ) -> RunFinished:
+    """The run's outcome; ``answer_tokens``: what the model calls that wrote ``synthesized`` took, which the run's
+    tokens count."""
     status: RunStatus = settled_status(state) if ending == "settled" else ending
     results = {task_id: progress.result for task_id, progress in state.tasks.items() if progress.status == "succeeded"}
     budget = _Budget(state.config.max_observation_bytes)
@@ -72,7 +79,7 @@ def finished_event(
         status=status,
         answer=answer,
         observations=observations,
-        metrics=_metrics(state, envelope["occurred_at"]),
+        metrics=_metrics(state, envelope["occurred_at"], answer_tokens),
         reason=_reason(state, status),
         strategy=state.strategy,
         expected_answer=state.expected_answer,
@@ -113,7 +120,7 @@ def _reason(state: RunState, status: RunStatus) -> str | None:
     return None
 
 
-def _metrics(state: RunState, finished_at: datetime) -> RunMetrics:
+def _metrics(state: RunState, finished_at: datetime, answer_tokens: int) -> RunMetrics:
     # The attempts that settled a task (its success, or its last failure) are the work the run needed.
     durations = {
         task_id: progress.duration_s
@@ -129,7 +136,7 @@ def _metrics(state: RunState, finished_at: datetime) -> RunMetrics:
         speedup=sequential_s / makespan_s if makespan_s > 0 else 0.0,
         turns=state.turns,
         tool_errors=state.tool_errors,
-        tokens=state.tokens,
+        tokens=state.tokens + answer_tokens,
         tasks=len(state.tasks),
         attempts=sum(len(progress.dispatched_at) for progress in state.tasks.values()),
     )

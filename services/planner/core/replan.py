@@ -130,16 +130,23 @@ def requests_owed(state: RunState, now: datetime, envelope: Callable[[], dict[st
 
 
 def decide_replan(
-    state: RunState, task_id: str, subplan: Plan | None, problem: str | None, envelope: Mapping[str, Any]
+    state: RunState,
+    task_id: str,
+    subplan: Plan | None,
+    problem: str | None,
+    envelope: Mapping[str, Any],
+    *,
+    tokens: int = 0,
 ) -> RunReplanned | ReplanFailed:
-    """The fact a sub-plan (or its absence, ``problem`` saying why) makes for the run waiting on ``task_id``."""
+    """The fact a sub-plan (or its absence, ``problem`` saying why) makes for the run waiting on ``task_id``;
+    either carries ``tokens``, what the model calls behind it cost, for the run to count."""
     request = state.replans.waiting[task_id]
     if subplan is None:
-        return ReplanFailed(**envelope, task_id=task_id, reason=problem or "the model wrote no sub-plan")
+        return ReplanFailed(**envelope, task_id=task_id, reason=problem or "the model wrote no sub-plan", tokens=tokens)
     try:
         plan, added, stands_in = graft(state.plan, task_id, subplan, request.replan)
     except PlanError as error:
-        return ReplanFailed(**envelope, task_id=task_id, reason=f"the sub-plan cannot run: {error}")
+        return ReplanFailed(**envelope, task_id=task_id, reason=f"the sub-plan cannot run: {error}", tokens=tokens)
     dag = Dag.from_plan(plan)
     return RunReplanned(
         **envelope,
@@ -151,6 +158,7 @@ def decide_replan(
         levels=dag.levels(),
         critical_path=dag.critical_path(),
         replan=request.replan,
+        tokens=tokens,
     )
 
 

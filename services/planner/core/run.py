@@ -211,21 +211,25 @@ class RunState:
         self._fold(event)
         return self._advance(now)
 
-    def on_answer(self, answer: str | None, now: datetime) -> list[Event]:
-        """The LLM's answer (None: it failed), while the run waits for one; the run finishes with it."""
+    def on_answer(self, answer: str | None, now: datetime, *, tokens: int = 0) -> list[Event]:
+        """The LLM's answer (None: it failed), while the run waits for one; the run finishes with it, and its
+        tokens count the ``tokens`` the answer's model calls took."""
         if self.finished or self.answer_due_at is None:
             return []
         out: list[Event] = []
-        self._emit(out, finished_event(self, self._envelope(now), synthesized=answer))
+        self._emit(out, finished_event(self, self._envelope(now), synthesized=answer, answer_tokens=tokens))
         return out
 
-    def on_replan(self, task_id: str, subplan: Plan | None, problem: str | None, now: datetime) -> list[Event]:
+    def on_replan(
+        self, task_id: str, subplan: Plan | None, problem: str | None, now: datetime, *, tokens: int = 0
+    ) -> list[Event]:
         """The LLM's sub-plan for ``task_id``, which failed for good (None: none came, ``problem`` says why), while
-        the run waits for it: RunReplanned and what the new tasks unlock, or ReplanFailed and the skips."""
+        the run waits for it: RunReplanned and what the new tasks unlock, or ReplanFailed and the skips. Either
+        fact carries ``tokens``, what the model calls took, and the run counts them."""
         if self.finished or task_id not in self.replans.waiting:
             return []
         out: list[Event] = []
-        self._emit(out, decide_replan(self, task_id, subplan, problem, self._envelope(now)))
+        self._emit(out, decide_replan(self, task_id, subplan, problem, self._envelope(now), tokens=tokens))
         return out + self._advance(now)
 
     def on_tick(self, now: datetime) -> list[Event]:
@@ -310,9 +314,13 @@ class RunState:
                 self.tasks[task_id].skip(event.reason)
             case RunFinished() if not self.finished:
                 self.outcome = event
-            case ReplanRequested() | ReplanFailed() if not self.finished:
+                self.tokens = event.metrics.tokens  # the answer's model calls included (on_answer)
+            case ReplanRequested() if not self.finished:
                 return self.replans.apply(event)
+            case ReplanFailed() if not self.finished and self.replans.apply(event):
+                self.tokens += event.tokens
             case RunReplanned() if not self.finished and self.replans.apply(event):
+                self.tokens += event.tokens
                 self.plan = event.plan
                 self.tasks.update({task_id: TaskProgress() for task_id in event.added})
                 self._plan_changed()

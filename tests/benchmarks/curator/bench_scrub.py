@@ -6,7 +6,9 @@ Not a timed test: numbers depend on the machine and its load, so every peer runs
 same texts, one after the other, and the table is read across a row. Time is the process's CPU time
 (`time.process_time`), so other work on a shared machine slows the figures less than wall time would, and
 each figure is the fastest of `--repeat` runs (the run least disturbed by that work; every peer gets the same
-number of runs). The load average is printed with the table. Corpora:
+number of runs). The load average is printed with the table. "ours (compiled)" is the mypyc build of the detector
+(native/pii-compiled) that `genesis data scrub` uses when it is installed and current; "ours (pure)" is the same
+source run by the interpreter. Corpora:
   messages     every message content of the generated chat data (system prompts, questions, answers)
   user turns   only its questions, where the PII and look-alikes sit
   independent  the independent labelled set: a PII value or look-alike every ~40 bytes (the densest)
@@ -25,7 +27,7 @@ import os
 import time
 from collections.abc import Callable
 
-from services.curator import datafog_peer, presidio
+from services.curator import compiled, datafog_peer, presidio
 from services.curator.core.generator import generate_records
 from services.curator.core.independent import IndependentSet
 from services.curator.core.pii import PiiDetector
@@ -68,12 +70,19 @@ def _head(texts: list[str], kilobytes: int) -> list[str]:
     return taken
 
 
+def ours() -> dict[str, type[PiiDetector]]:
+    """Our detector as `genesis data scrub` runs it (mypyc-compiled when installed), and its pure-Python source."""
+    if compiled.unavailable_reason() is None:
+        return {"ours (compiled)": compiled.detector_class(), "ours (pure)": PiiDetector}
+    return {"ours (pure)": PiiDetector}
+
+
 def peers(presidio_kb: int) -> dict[str, tuple[Callable[[], Work], int | None]]:
     """name -> (factory of a fresh scrub function, kB cap or None)."""
     chosen: dict[str, tuple[Callable[[], Work], int | None]] = {
-        "ours": (lambda: PiiDetector().scrub, None),
-        "seed regexes": (lambda: seed_scrub_text, None),
+        name: (lambda detector=detector: detector().scrub, None) for name, detector in ours().items()
     }
+    chosen["seed regexes"] = (lambda: seed_scrub_text, None)
     if datafog_peer.unavailable_reason() is None:
         chosen[f"datafog ({datafog_peer.backend()})"] = (lambda: datafog_peer.DataFogDetector().detect, None)
     if presidio.unavailable_reason() is None:
@@ -90,11 +99,12 @@ def main() -> None:
     parser.add_argument("--presidio-kb", type=int, default=100)
     args = parser.parse_args()
 
-    warm_up = PiiDetector()
     other = [*generate_records(1000, WARM_UP_SEED), *IndependentSet(WARM_UP_SEED).records(1000)]
-    for record in other:
-        for message in record["messages"]:
-            warm_up.scrub(message["content"])
+    for detector in ours().values():
+        warm_up = detector()
+        for record in other:
+            for message in record["messages"]:
+                warm_up.scrub(message["content"])
 
     records = list(generate_records(args.records, args.seed))
     corpora = {
@@ -108,6 +118,8 @@ def main() -> None:
         f"{args.records} records per corpus, seed {args.seed}, fastest of {args.repeat} runs, one process; MB/s "
         f"(load average {load})"
     )
+    if (reason := compiled.unavailable_reason()) is not None:
+        print(f"compiled detector not used: {reason}")
     print(f"{'corpus':<12} {'MB':>6} " + " ".join(f"{name:>16}" for name in chosen))
     for corpus, texts in corpora.items():
         row = []
@@ -117,12 +129,17 @@ def main() -> None:
         size = sum(len(t.encode()) for t in texts)
         print(f"{corpus:<12} {size / 1e6:>6.2f} " + " ".join(f"{value:>16.2f}" for value in row))
     lines = [json.dumps(r).encode() + b"\n" for r in records]
-    ours = megabytes_per_second(
-        lambda: RecordScrubber(PiiDetector().scrub, ["messages[].content"]).scrub_line, lines, args.repeat
-    )
-    seed = megabytes_per_second(lambda: seed_scrub_line, lines, args.repeat)
+    row = [
+        megabytes_per_second(
+            lambda detector=detector: RecordScrubber(detector().scrub, ["messages[].content"]).scrub_line,
+            lines,
+            args.repeat,
+        )
+        for detector in ours().values()
+    ]
+    row.append(megabytes_per_second(lambda: seed_scrub_line, lines, args.repeat))
     size = sum(len(line) for line in lines)
-    print(f"{'JSONL lines':<12} {size / 1e6:>6.2f} {ours:>16.2f} {seed:>16.2f}")
+    print(f"{'JSONL lines':<12} {size / 1e6:>6.2f} " + " ".join(f"{value:>16.2f}" for value in row))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from schemas import RunCancelRequested, RunFinished, TaskReady, TaskSkipped, TaskStarted
-from services.planner.core.journal import AnswerRequested, TaskLeaseExpired
+from services.planner.core.journal import AnswerRequested, TaskLeaseExpired, decode_journal, encode_journal
 from services.planner.core.run import RunState
 from streams.catalogue import Catalogue
 from tests.unit.planner.runs import CONFIG, at, dispatched, of_type, ok, start
@@ -134,3 +134,13 @@ def test_redispatch_gets_its_own_key_when_the_attempt_changes() -> None:
     [_, _, again, *_] = state.on_tick(at(12))
     assert isinstance(again, TaskReady) and (again.task_id, again.attempt) == ("1", 2)
     assert Catalogue().route(first)[1] == "run-1/1/1" and Catalogue().route(again)[1] == "run-1/1/2"
+
+
+def test_run_tokens_count_the_answer_s_model_call_when_the_llm_writes_the_answer() -> None:
+    config = msgspec.structs.replace(CONFIG, synthesis_timeout_s=30.0)
+    state, _ = start("Task 1: sleep(seconds=1) | Dependencies: none", config=config)
+    state.on_task_finished(ok("1", started_s=0, finished_s=1, input_tokens=10, output_tokens=5), at(1))
+    [finished] = state.on_answer("Lima is the capital", at(5), tokens=33)
+    assert finished.metrics.tokens == state.tokens == 15 + 33
+    replayed = RunState.replay(decode_journal(encode_journal(state.history)))
+    assert replayed == state and replayed.outcome == finished

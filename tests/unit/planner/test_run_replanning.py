@@ -184,3 +184,45 @@ def test_sub_plan_is_refused_when_its_new_ids_are_taken_in_the_run():
     plan = Plan(tasks=(Task(id="1", tool="sleep"), Task(id="r1.x", tool="sleep")))
     with pytest.raises(PlanError, match="task id r1.x is taken"):
         graft(plan, "1", Plan(tasks=(Task(id="x", tool="sleep"),)), 1)
+
+
+def test_run_tokens_count_the_sub_plan_s_model_calls_when_the_run_is_replayed_from_its_journal():
+    state, _ = failed_task_2()
+    [replanned] = of_type(state.on_replan("2", SUBPLAN, None, at(5), tokens=40), RunReplanned)
+    assert replanned.tokens == 40 and state.tokens == 40
+    state.on_task_finished(ok("r1.1", started_s=5, finished_s=6, result=34, input_tokens=10, output_tokens=5), at(6))
+    midway = decode_journal(encode_journal(state.history))
+    replayed = RunState.replay(midway)
+    assert replayed == state and replayed.tokens == 40 + 15
+    for run in (state, replayed):
+        run.on_task_finished(ok("r1.2", started_s=6, finished_s=7, result=68), at(7))
+        [finished] = of_type(run.on_task_finished(ok("3", started_s=7, finished_s=8), at(8)), RunFinished)
+        assert finished.metrics.tokens == 40 + 15
+
+
+@pytest.mark.parametrize(
+    ("subplan", "problem"),
+    [(None, "the model's sub-plan cannot run: unknown tool 'teleport'"), (Plan(tasks=()), None)],
+)
+def test_run_tokens_count_the_model_calls_of_a_sub_plan_that_cannot_run_when_the_dependents_are_skipped(
+    subplan, problem
+):
+    state, _ = failed_task_2()
+    events = state.on_replan("2", subplan, problem, at(5), tokens=25)
+    [failed] = of_type(events, ReplanFailed)
+    [finished] = of_type(events, RunFinished)
+    assert failed.tokens == 25 and finished.metrics.tokens == 25
+    assert RunState.replay(decode_journal(encode_journal(state.history))) == state
+
+
+def test_replanning_facts_count_no_tokens_when_the_journal_was_written_before_they_carried_tokens():
+    replanned_run, _ = failed_task_2()
+    replanned_run.on_replan("2", SUBPLAN, None, at(5), tokens=40)
+    failed_run, _ = failed_task_2()
+    failed_run.on_replan("2", None, "the LLM planner failed: HTTP 500", at(5), tokens=25)
+    for state in (replanned_run, failed_run):
+        older = msgspec.json.decode(encode_journal(state.history))
+        [cut] = [n for n, entry in enumerate(older) if entry["type"] in ("RunReplanned.v1", "ReplanFailed.v1")]
+        older[cut].pop("tokens")
+        replayed = RunState.replay(decode_journal(msgspec.json.encode(older[: cut + 1])))  # up to the outcome
+        assert replayed.tokens == 0 and replayed.replans == state.replans
