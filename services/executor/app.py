@@ -1,10 +1,10 @@
 """The executor service: stateless workers in one consumer group, many tasks in flight per process.
 
-tasks.ready is read in batches by a raw aiokafka consumer (``getmany``: no per-message middleware). Each record of
-a batch is decoded in turn (a poison record is dead-lettered, alone); an attempt that must not run is skipped, and
-one that may has its start (TaskStarted) queued and its tool started at once, without waiting for the rest of the
-batch (the starts of a batch share the producer's requests). Each attempt runs as a task of its own and publishes its
-turns and TaskFinished as soon as its tool is done. At most ``concurrency`` records are taken and not yet done.
+tasks.ready is read in batches by a raw aiokafka consumer (``getmany``: no per-message middleware). For each batch,
+every record is decoded (a poison record is dead-lettered, alone), attempts that must not run are skipped, and the
+batch's starts (TaskStarted) and skips are sent back to back and acknowledged together. Each attempt then runs as a
+task of its own and publishes its turns and TaskFinished as soon as its tool is done, without waiting for the rest
+of its batch. At most ``concurrency`` records are taken and not yet done.
 
 A record is done once what it caused is acknowledged by Kafka. Offsets are committed per partition up to the oldest
 record not done, never past it, at most every ``commit_interval_s``: a crash re-delivers exactly the tasks that had
@@ -256,8 +256,7 @@ class Executor:
             self._on_fatal(error)
 
     async def _take(self, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        """Decode a batch and start each attempt as soon as its own record is read (its TaskStarted queued first),
-        so the batch's last task does not wait for the whole batch; skip what must not run."""
+        """Decode a batch, skip what must not run, send the starts and skips together, start the attempts."""
         taken_at = time.perf_counter()
         records = [(partition, record) for partition, records in polled.items() for record in records]
         self.batches += 1
@@ -269,6 +268,7 @@ class Executor:
         for partition, record in records:
             self._offsets.started(partition, record.offset)
 
+        attempts: list[Attempt] = []
         skips: list[tuple[Taken, Span, TurnRecorded]] = []
         for partition, record in records:
             taken = Taken(partition, record.offset, self._generations.get(partition, 0))
@@ -278,19 +278,19 @@ class Executor:
                 continue
             span = attempt_span(task, context_from_headers(record.headers))
             reason = skip_reason(task, now=self._now(), finished_runs=self._finished_runs)
-            if reason is not None:
+            if reason is None:
+                attempts.append(Attempt(task, taken, span, taken_at))
+            else:
                 skips.append((taken, span, self._skip_turn(task, reason)))
-                continue
-            # The start joins the batch's others in the producer's buffer (they share its requests);
-            # the tool starts at the next turn of the loop, without waiting for the batch's other records.
-            started = await self._send_in_spans([(span, self._started(task))])
-            self._spawn(self._run(Attempt(task, taken, span, taken_at), started))
-            await asyncio.sleep(0)
+
+        starts = [(attempt.span, self._started(attempt.task)) for attempt in attempts]
+        sent = await self._send_in_spans([*starts, *((span, turn) for _, span, turn in skips)])
+        for _, span, _ in skips:
+            span.end()
         if skips:
-            sent = await self._send_in_spans([(span, turn) for _, span, turn in skips])
-            for _, span, _ in skips:
-                span.end()
             self._spawn(self._settle_skips(sent, [taken for taken, _, _ in skips]))
+        for attempt in attempts:
+            self._spawn(self._run(attempt, sent))
 
     async def _decode(self, record: ConsumerRecord) -> TaskReady | None:
         """The record's task, or None when it was dead-lettered (poison) or skipped (a type this executor does not
