@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -38,6 +38,10 @@ KAFKA_DEPLOY_DIR = Path(__file__).resolve().parent / "kafka"
 # Node N listens on port + STRIDE*(N-1) and controller_port + STRIDE*(N-1).
 PORT_STRIDE = 10
 SASL_USER = "genesis"
+
+
+# local_kafka.jit -> JVM options (see LocalKafkaSettings.jit).
+JIT_OPTIONS: dict[str, tuple[str, ...]] = {"quick": ("-XX:TieredStopAtLevel=1",), "full": ()}
 
 
 class LocalKafkaSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -52,6 +56,11 @@ class LocalKafkaSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     nodes: int = 1
     # A SASL_PLAINTEXT (PLAIN) client listener with a password generated per start, instead of PLAINTEXT.
     sasl: bool = False
+    # The JVM's compilers. quick: the client compiler only, for a broker that lives minutes (a demo, a test
+    # session): its CPU per task of a benchmark burst was 1.9, 1.5 and 1.6 ms in its first three minutes against
+    # 4.1, 2.8 and 1.7 ms with both compilers. full: both, for long runs and throughput benchmarks, once warm
+    # (chain hop 4.9 against 6.6 ms, tasks/s +10-30% at 400-4,000 in flight).
+    jit: Literal["quick", "full"] = "quick"
 
     @property
     def bootstrap_servers(self) -> str:
@@ -271,11 +280,7 @@ class LocalKafka:
                 f"-Xms{self.settings.heap}",
                 "-XX:+UseG1GC",
                 "-XX:MaxGCPauseMillis=20",
-                # The client compiler only: a local broker lives for minutes (a demo, a test session, a
-                # benchmark), and the optimising compiler's warm-up costs more CPU in those minutes than it saves.
-                # On the 2-core machine the broker's CPU per task of a benchmark burst was 4.1, 2.8 and 1.7 ms in
-                # its first three minutes with it, 1.9, 1.5 and 1.6 ms without; it starts 2-3 s sooner.
-                "-XX:TieredStopAtLevel=1",
+                *JIT_OPTIONS[self.settings.jit],
                 "-Djava.awt.headless=true",
                 f"-Dlog4j2.configurationFile={KAFKA_DEPLOY_DIR / 'log4j2.properties'}",
                 f"-Dkafka.logs.dir={self._data / 'logs'}",
