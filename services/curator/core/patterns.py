@@ -7,9 +7,12 @@ candidate never borrows digits from a neighbouring number, a hash or a version s
 from __future__ import annotations
 
 import re
+import string
 from typing import NamedTuple
 
-ANY_DIGIT = DIGIT = re.compile(r"\d")
+ANY_DIGIT = re.compile(r"\d")
+# The same test on ASCII-only text, where `\d` is 0-9: one bitmap test per character, no Unicode look-up.
+ASCII_DIGIT = re.compile("[0-9]")
 
 # Where a number may begin: a digit, "+" or "(" that does not continue a word or a dotted token. Every
 # numeric pattern below is tried only at these positions, so the text is scanned once for all of them.
@@ -18,9 +21,13 @@ ANY_DIGIT = DIGIT = re.compile(r"\d")
 # The same pass finds where an IBAN may begin (two capitals and two digits). The character class comes first (the
 # look-behinds check the characters before it) so the regex engine skips ahead to candidate characters
 # instead of testing the look-behinds at every position.
+# A start that is a digit takes the rest of its digit run with it (a digit right after a digit is never a start),
+# so the search resumes after the run instead of entering the pattern at each of its digits. The separators
+# before each digit are possessive (`{0,3}+`): no separator is a digit, so giving one back cannot help a match,
+# and a number too short fails at once instead of after every shorter split.
 STARTS = re.compile(
     r"(?s)[\d+(A-Z](?:(?<=[A-Z])[A-Z]\d\d"
-    r"|(?<=[\d+(])(?<![\w.].)(?=[\d+(]?(?:[ ()./+-]{0,3}\d){6}|\d{0,2}\.\d{1,3}\.\d))"
+    r"|(?<=[\d+(])(?<![\w.].)(?=[\d+(]?(?:[ ()./+-]{0,3}+\d){6}|\d{0,2}\.\d{1,3}\.\d)(?:(?<=\d)\d*)?)"
 )
 
 # E-mail addresses are found from their "@": the local part is matched backwards on the reversed text
@@ -73,7 +80,7 @@ SSN_CONTEXT_AFTER = re.compile(
 
 PHONE = re.compile(
     r"(?<![\w+.\-/])"  # not inside a token; a start right after another number is judged by the detector
-    r"(?=(?:[ ()./+-]{0,3}\d){7})"  # seven digits ahead before anything else: drops prices and counts in C
+    r"(?=(?:[ ()./+-]{0,3}+\d){7})"  # seven digits ahead before anything else: drops prices and counts in C
     r"(?:(?:\((?:\+|00)\d{1,3}\)|(?:\+|00)\d{1,3})[ .-]?)?"  # country code, also as "(+358)"
     r"(?:\(0\)[ .-]?)?"  # the "(0)" trunk hint in +44 (0)20 ...
     r"(?:1[ .-]?(?=\())?"  # North America's trunk "1" before "(area code)"
@@ -86,8 +93,9 @@ PHONE = re.compile(
 # A candidate right after another number ("#6899-851-9315 404-712-9999") starts a new number when it opens
 # with "(" or "+", or when the number before it is complete: it has 7 digits or is joined by dashes or dots.
 # Otherwise it is the next group of the same number ("9400 1000 0000 ...", "24 2447-8032").
-OPENS_NUMBER = re.compile(r"[(+]")
-COMPLETE_NUMBER_BEFORE = re.compile(r"(?=\d)(?:\d[-./]\d|(?:\d[-./()]?){7})\S*$")
+# Both shapes open with a digit, written first so the search skips to digits instead of trying every position;
+# the token's tail is possessive: `$` cannot match inside it, so giving characters back only wastes time.
+COMPLETE_NUMBER_BEFORE = re.compile(r"\d(?:[-./]\d|[-./()]?(?:\d[-./()]?){6})\S*+$")
 # A dashed or dotted token of seven digits or more is a whole number: a phone never continues past the space
 # after one ("520-5191537-7003690", "6899-851-9315 404-712-9999").
 WHOLE_TOKEN = re.compile(r"(?=\S*\d[-.]\d)(?:\D?\d){7,}\S*")
@@ -150,19 +158,81 @@ NOT_A_PHONE = re.compile(
 )
 
 
-def _ascii(pattern: re.Pattern[str]) -> re.Pattern[str]:
-    return re.compile(pattern.pattern, (pattern.flags & ~re.UNICODE) | re.ASCII)
+# What Unicode mode's `\s` matches among ASCII characters (it includes the separators \x1c-\x1f).
+_UNICODE_SPACE_IN_ASCII = "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f "
+# Escapes rewritten for the ASCII copies, inside a character class and outside one (None: not in a class).
+_ASCII_ESCAPES: dict[str, tuple[str | None, str]] = {
+    "\\d": ("0-9", "[0-9]"),
+    "\\D": (None, "[^0-9]"),
+    "\\s": (_UNICODE_SPACE_IN_ASCII, f"[{_UNICODE_SPACE_IN_ASCII}]"),
+    "\\S": (None, f"[^{_UNICODE_SPACE_IN_ASCII}]"),
+}
+
+
+def ascii_copy(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """A copy of the pattern that finds exactly the same matches in ASCII-only text, and finds them faster.
+
+    In ASCII mode a digit test is one bitmap look-up and case folding a table look-up, where Unicode mode
+    calls the Unicode database for each character. On ASCII text the two modes differ only in what the copy
+    rewrites: `\\d` becomes 0-9 (a class the engine tests as one bitmap), `\\s` the ASCII characters that
+    Unicode calls spaces, and a non-ASCII letter that Unicode case folding equates with an ASCII one ("ı"
+    with "i") takes that letter along. `\\w` and `\\b` agree on ASCII text.
+    """
+    ignorecase = bool(pattern.flags & re.IGNORECASE)
+    source = pattern.pattern
+    pieces: list[str] = []
+    in_class = False
+    index = 0
+    while index < len(source):
+        char = source[index]
+        if char == "\\":
+            escape = source[index : index + 2]
+            inside, outside = _ASCII_ESCAPES.get(escape, (escape, escape))
+            if inside is None and in_class:
+                raise ValueError(f"{escape} inside a character class has no ASCII copy: {source!r}")
+            pieces.append((inside if in_class else outside) or escape)
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            # A "]" (after an optional "^") right after "[" is a literal inside the class.
+            opening = re.match(r"\^?\]?", source[index + 1 :])
+            if opening is not None and opening.group():
+                char += opening.group()
+                index += len(opening.group())
+        if ignorecase and not char.isascii() and (twins := _ascii_case_twins(char)):
+            if in_class:
+                raise ValueError(f"{char!r} inside a character class has no ASCII copy: {source!r}")
+            char = f"[{char}{twins}]"
+        pieces.append(char)
+        index += 1
+    return re.compile("".join(pieces), (pattern.flags & ~re.UNICODE) | re.ASCII)
+
+
+def _ascii_case_twins(char: str) -> str:
+    """The ASCII letters that Unicode case folding treats as `char` ("ı": "iI", "K" the kelvin sign: "kK")."""
+    folded = re.compile(re.escape(char), re.IGNORECASE)
+    return "".join(letter for letter in string.ascii_letters if folded.fullmatch(letter))
 
 
 class Scanners(NamedTuple):
-    """The patterns tried at every number start. On ASCII-only text (most chat data) the ASCII-mode copies
-    find exactly the same matches (`\\d`, `\\w` and case folding differ only outside ASCII, and none of them
-    uses `\\s`) and run faster: a digit test is a bitmap look-up instead of a Unicode category look-up."""
+    """The patterns tried at every number start and on every phone candidate and the words before it. Text
+    that is all ASCII (most chat data) is scanned with their ASCII copies (`ascii_copy`): the same matches,
+    found faster."""
 
     starts: re.Pattern[str]
     card_ssn_ipv4: re.Pattern[str]
     phone: re.Pattern[str]
+    not_a_phone: re.Pattern[str]
+    whole_token: re.Pattern[str]
+    phone_context: re.Pattern[str]
+    not_phone_context: re.Pattern[str]
+    version_context: re.Pattern[str]
 
 
-UNICODE_SCANNERS = Scanners(STARTS, CARD_SSN_IPV4, PHONE)
-ASCII_SCANNERS = Scanners(*(_ascii(pattern) for pattern in UNICODE_SCANNERS))
+UNICODE_SCANNERS = Scanners(
+    STARTS, CARD_SSN_IPV4, PHONE, NOT_A_PHONE, WHOLE_TOKEN, PHONE_CONTEXT, NOT_PHONE_CONTEXT, VERSION_CONTEXT
+)
+ASCII_SCANNERS = Scanners(*(ascii_copy(pattern) for pattern in UNICODE_SCANNERS))

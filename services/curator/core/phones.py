@@ -47,6 +47,9 @@ _FICTIONAL = "555"
 _EXTENSION = re.compile(r"(?i)\s*(?:ext\.?|x|#)\s*\d+$")
 _GROUPS = re.compile(r"\d+")
 _NON_DIGITS = re.compile(r"\D+")
+# The same on ASCII-only candidates (most), where `\d` is 0-9: a bitmap test instead of a Unicode look-up.
+_ASCII_GROUPS = re.compile("[0-9]+")
+_ASCII_NON_DIGITS = re.compile("[^0-9]+")
 _LONG_GROUP = 6
 _MAX_LAYOUTS = 1 << 14  # written layouts indexed per plan list; chat data has a few hundred
 _MAX_CACHED = 1 << 16  # verdicts kept per validator; the cache starts over when full
@@ -424,7 +427,8 @@ class PhoneValidator:
     def _verdict(self, candidate: str) -> Verdict:
         """The verdict for the home regions; `valid_anywhere` covers the rest when a phone word is near."""
         number = _without_extension(candidate).replace("(0)", "")
-        groups = _GROUPS.findall(number)
+        is_ascii = number.isascii()
+        groups = (_ASCII_GROUPS if is_ascii else _GROUPS).findall(number)
         digits = "".join(groups)
         if number.lstrip("(").startswith("+"):
             return Verdict.INTERNATIONAL if self._international(digits) else Verdict.INVALID
@@ -440,7 +444,7 @@ class PhoneValidator:
             in_parentheses = number.startswith("(")
             plain = home.of_length(len(digits)) if in_parentheses else home.national_without_trunk(len(digits))
             ends = _group_ends(groups)
-            separators = _NON_DIGITS.findall(number)
+            separators = (_ASCII_NON_DIGITS if is_ascii else _NON_DIGITS).findall(number)
             for plan in plain.groupable(len(digits), ends):
                 if (
                     plan.valid
@@ -469,7 +473,8 @@ class PhoneValidator:
         return False
 
     def _valid_anywhere(self, candidate: str) -> bool:
-        digits = _NON_DIGITS.sub("", _without_extension(candidate))
+        number = _without_extension(candidate)
+        digits = (_ASCII_NON_DIGITS if number.isascii() else _NON_DIGITS).sub("", number)
         return self._everywhere.any_fits(digits)
 
 

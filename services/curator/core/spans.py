@@ -32,19 +32,3 @@ class Span(NamedTuple):
     start: int
     end: int
     kind: PiiType
-
-
-# Looked up once: an enum property costs more than the rest of a replacement.
-_PLACEHOLDERS = {kind: kind.placeholder for kind in PiiType}
-
-
-def replace_spans(text: str, spans: list[Span]) -> str:
-    """The text with each span (sorted, non-overlapping) replaced by its type's placeholder."""
-    pieces: list[str] = []
-    cursor = 0
-    for start, end, kind in spans:
-        pieces.append(text[cursor:start])
-        pieces.append(_PLACEHOLDERS[kind])
-        cursor = end
-    pieces.append(text[cursor:])
-    return "".join(pieces)

@@ -12,10 +12,7 @@ from services.curator.core import patterns as rx
 _parser, _compiler, _constants = re._parser, re._compiler, re._constants
 _ZERO_WIDTH = (_constants.AT, _constants.ASSERT, _constants.ASSERT_NOT)
 _CONSUMING = (_constants.LITERAL, _constants.NOT_LITERAL, _constants.IN, _constants.ANY, _constants.CATEGORY)
-GUARDED = {
-    name: getattr(rx, name)
-    for name in ("SSN_CONTEXT", "PHONE_CONTEXT", "NOT_PHONE_CONTEXT", "VERSION_CONTEXT", "COMPLETE_NUMBER_BEFORE")
-}
+GUARDED = {name: getattr(rx, name) for name in ("SSN_CONTEXT", "PHONE_CONTEXT", "NOT_PHONE_CONTEXT", "VERSION_CONTEXT")}
 EVERY_CHARACTER = "".join(map(chr, range(sys.maxunicode + 1)))
 
 

@@ -1,7 +1,10 @@
+import ipaddress
 import random
 
 import phonenumbers
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.curator.core.phones import PhoneValidator, Verdict, _format_ends, _plan
 from services.curator.core.pii import DEFAULT_PHONE_REGIONS
@@ -137,6 +140,17 @@ def test_ipv4_valid_only_when_four_octets_in_range(text, valid):
     assert ipv4_ok(text) is valid
 
 
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="0123456789.٣/x ", max_size=17) | st.from_regex(r"\A(?:\d{1,4}\.){3}\d{1,4}\Z"))
+def test_ipv4_accepts_exactly_what_ipaddress_accepts_when_given_any_text(text):
+    try:
+        ipaddress.IPv4Address(text)
+        library = True
+    except ValueError:
+        library = False
+    assert ipv4_ok(text) is library
+
+
 @pytest.mark.parametrize(
     ("text", "valid"),
     [
@@ -152,6 +166,20 @@ def test_ipv4_valid_only_when_four_octets_in_range(text, valid):
 )
 def test_ipv6_valid_only_when_ipaddress_parses_it(text, valid):
     assert ipv6_ok(text) is valid
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.text(alphabet="0123456789abcdefABCDEFg:.%/٣", max_size=45)
+    | st.from_regex(r"\A(?:[0-9a-fA-Fg٣]{0,5}:){5,8}[0-9a-fA-F.]{0,7}\Z")
+)
+def test_ipv6_accepts_exactly_what_ipaddress_accepts_when_given_any_text(text):
+    try:
+        ipaddress.IPv6Address(text)
+        library = text != "::"
+    except ValueError:
+        library = False
+    assert ipv6_ok(text) is library
 
 
 @pytest.mark.parametrize(
