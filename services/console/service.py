@@ -58,7 +58,7 @@ class ConsoleService:
         self.console = Console(
             board=board,
             hub=hub,
-            warehouse=WarehouseViews(warehouse, max_rows=settings.sql_max_rows),
+            warehouse=WarehouseViews(warehouse, max_rows=settings.sql_max_rows, timeout_s=settings.sql_timeout_s),
             rules=rules,
             submit=self.submit,
             now=utc_now,

@@ -17,6 +17,13 @@ class ConsoleSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     keep_finished: int = 500
     # The SQL box returns at most this many rows (the CSV too).
     sql_max_rows: int = 5000
+    # A query of the SQL box still running after this long is stopped (DuckDB's interrupt) and reported as such.
+    sql_timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.sql_timeout_s <= 0:
+            raise ValueError(f"console.sql_timeout_s must be above 0, got {self.sql_timeout_s}")
+
     # A submission that cannot reach Kafka within this long is refused with that reason.
     submit_timeout_s: float = 15.0
 

@@ -10,6 +10,7 @@ install an extension. The calls block; the web app runs them on worker threads.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -76,9 +77,10 @@ FROM policies ORDER BY version DESC LIMIT 20
 
 
 class WarehouseViews:
-    def __init__(self, settings: WarehouseSettings, *, max_rows: int) -> None:
+    def __init__(self, settings: WarehouseSettings, *, max_rows: int, timeout_s: float = 10.0) -> None:
         self._settings = settings
         self._max_rows = max_rows
+        self._timeout_s = timeout_s
 
     def runs(self, *, status: str | None, label: str | None, limit: int) -> list[dict[str, Any]]:
         # Labels are filtered here, as on the live board (board.label_matches); from enough rows to fill the page.
@@ -102,14 +104,24 @@ class WarehouseViews:
         return fold(run_id, events) if events else None
 
     def sql(self, query: str) -> tuple[QueryResult, bool, str]:
-        """The query's columns and rows (at most sql_max_rows), whether more were cut off, and where they came from."""
+        """The query's columns and rows (at most sql_max_rows), whether more were cut off, and where they came from.
+        A query still running after the time limit is interrupted: one user's cross join must not hold a worker
+        thread and a core for as long as it likes."""
         single_select(query)
         with self._reader() as reader:
+            limit = threading.Timer(self._timeout_s, reader.connection.interrupt)
+            limit.start()
             try:
                 cursor = reader.connection.execute(query)
                 rows = cursor.fetchmany(self._max_rows + 1)
+            except duckdb.InterruptException:
+                raise BadQuery(
+                    f"the query ran longer than console.sql_timeout_s ({self._timeout_s:g} s) and was stopped"
+                ) from None
             except duckdb.Error as error:
                 raise BadQuery(str(error).splitlines()[0] if str(error) else type(error).__name__) from None
+            finally:
+                limit.cancel()
             columns = [column[0] for column in cursor.description or []]
             return QueryResult(columns, rows[: self._max_rows]), len(rows) > self._max_rows, reader.source
 

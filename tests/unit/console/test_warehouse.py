@@ -73,3 +73,12 @@ def test_charts_are_inline_svg_when_the_views_have_data(stored: WarehouseSetting
         assert drawn[name].startswith("<svg") and "<script" not in drawn[name] and "href" not in drawn[name]
     assert "kb_search" in drawn["tool_latency"] and "no data yet" in drawn["rewards"]
     assert drawn["policies"] == []
+
+
+def test_a_query_is_stopped_with_the_setting_named_when_it_runs_past_the_time_limit(stored: WarehouseSettings) -> None:
+    views = WarehouseViews(stored, max_rows=10, timeout_s=0.2)
+    endless = "SELECT count(*) FROM range(1000000000) AS a(i), range(1000000000) AS b(j) WHERE a.i + b.j = -1"
+    with pytest.raises(BadQuery, match=r"console\.sql_timeout_s \(0\.2 s\)"):
+        views.sql(endless)
+    result, _, _ = views.sql("SELECT 1 AS one")  # a new reader: the next query runs normally
+    assert result.rows == [(1,)]
