@@ -92,8 +92,21 @@ def resolve_blobs(value: Any, read: Callable[[str], bytes]) -> Any:
     return value
 
 
+class Swept(msgspec.Struct, frozen=True):
+    """What a sweep of the store did (or, in a dry run, would do)."""
+
+    deleted: int
+    freed_bytes: int
+    kept: int
+
+
 class LocalBlobStore:
-    """Blobs as files named by their hash under one folder; every executor on the machine shares it."""
+    """Blobs as files named by their hash under one folder; every executor on the machine shares it.
+
+    Nothing here knows which runs still need a blob, so blobs are swept by age (``sweep``): a blob written or
+    written again (``put`` of the same content touches it) within the cutoff stays. Choose a cutoff longer than
+    any run lives and than readers of finished runs' answers need them.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -105,8 +118,11 @@ class LocalBlobStore:
     def put(self, data: bytes) -> str:
         ref = blob_ref(data)
         path = self._path(ref)
-        if path.exists():
+        try:
+            os.utime(path)  # stored already: young again, so a sweep keeps it for the event about to carry it
             return ref
+        except FileNotFoundError:
+            pass
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written aside and renamed: a reader never sees half a blob, and two writers of one blob both succeed.
         with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as part:
@@ -122,6 +138,46 @@ class LocalBlobStore:
         if blob_ref(data) != ref:
             raise BlobNotFound(f"blob {ref} in {self.root} is damaged (its content has another hash)")
         return data
+
+    def sweep(self, older_than_s: float, *, now: float, dry_run: bool = False) -> Swept:
+        """Delete the blobs (and parts left by writers that died) last written more than ``older_than_s`` before
+        ``now`` (epoch seconds). Only the store's own files are touched: ``xx/<64 hex>`` and writers' temp parts.
+        A blob is set aside before it is deleted and put back if a writer touched it meanwhile."""
+        cutoff = now - older_than_s
+        deleted = freed = kept = 0
+        for folder in sorted(self.root.glob("[0-9a-f][0-9a-f]")):
+            for path in sorted(folder.iterdir()):
+                name = path.name.removesuffix(".sweeping")  # one set aside by a sweep that did not finish
+                own = _BLOB_FILE.fullmatch(name) is not None and name.startswith(folder.name)
+                part = path.name.startswith(tempfile.gettempprefix())
+                if not (own or part) or not path.is_file():
+                    continue
+                stat = path.stat()
+                if stat.st_mtime >= cutoff:
+                    kept += 1
+                    continue
+                if not dry_run and not _delete_unless_touched(path, cutoff):
+                    kept += 1
+                    continue
+                deleted += 1
+                freed += stat.st_size
+        return Swept(deleted=deleted, freed_bytes=freed, kept=kept)
+
+
+_BLOB_FILE = re.compile(r"[0-9a-f]{64}")
+
+
+def _delete_unless_touched(path: Path, cutoff: float) -> bool:
+    aside = path.with_name(path.name + ".sweeping")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return False  # gone already
+    if aside.stat().st_mtime >= cutoff:  # a writer touched it between our look and the rename: it stays
+        os.replace(aside, path)
+        return False
+    aside.unlink()
+    return True
 
 
 class S3BlobStore:

@@ -28,6 +28,8 @@ EXAMPLES: dict[str, str] = {
     "data": "genesis data generate data/ && genesis data scrub data/ clean/",
     "dlq": "genesis dlq list",
     "bench": "genesis bench gap --plans 16",
+    "blobs": "genesis blobs gc --older-than 7d --dry-run",
+    "blobs gc": "genesis blobs gc --older-than 7d",
     "llm": "genesis llm serve",
     "llm serve": "genesis llm serve --port 8088",
     "eval": "genesis eval qa --local --limit 30",

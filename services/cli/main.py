@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaError
 from configs.settings import ConfigError
 from services.cli import (
     bench_cli,
+    blobs_cli,
     cancel_cli,
     demo_cli,
     dlq_cli,
@@ -48,6 +49,7 @@ app.add_typer(warehouse_cli.runs_app, name="runs")
 app.add_typer(dlq_cli.app, name="dlq")
 app.add_typer(docs_cli.app, name="docs")
 app.add_typer(bench_cli.app, name="bench")
+app.add_typer(blobs_cli.app, name="blobs")
 app.add_typer(llm_cli.app, name="llm")
 app.add_typer(eval_cli.app, name="eval")
 for commands in (demo_cli.app, submit_cli.app, cancel_cli.app, stack_cli.app, console_cli.app):
