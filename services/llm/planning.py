@@ -184,29 +184,48 @@ async def draft_plan(
     return drafted
 
 
+def chat_turn(
+    run_id: str,
+    task_id: str,
+    completion: Completion,
+    *,
+    started: datetime,
+    latency_s: float,
+    attempt: int = 1,
+    error: str | None = None,
+) -> TurnRecorded:
+    """One model call of a run as a TurnRecorded, with its reply (clipped) and its tokens."""
+    return TurnRecorded(
+        run_id=run_id,
+        task_id=task_id,
+        attempt=attempt,
+        operation="chat",
+        tool_name="llm",
+        model=completion.model,
+        output=completion.text[:TURN_TEXT_CHARS],
+        output_bytes=len(completion.text.encode()),
+        started_at=started,
+        latency_s=latency_s,
+        status="error" if error else "ok",
+        error=error,
+        input_tokens=completion.input_tokens,
+        output_tokens=completion.output_tokens,
+    )
+
+
 def planning_turns(run_id: str, drafted: Drafted) -> list[TurnRecorded]:
     """Each model call of a plan as a TurnRecorded of the run (task ``plan``, attempt = the try), with its tokens."""
-    turns = []
-    for attempt, (completion, (started, latency_s)) in enumerate(
-        zip(drafted.completions, drafted.timings, strict=True), 1
-    ):
-        error = drafted.errors[attempt - 1] if attempt <= len(drafted.errors) else None
-        turns.append(
-            TurnRecorded(
-                run_id=run_id,
-                task_id=PLANNING_TASK,
-                attempt=attempt,
-                operation="chat",
-                tool_name="llm",
-                model=completion.model,
-                output=completion.text[:TURN_TEXT_CHARS],
-                output_bytes=len(completion.text.encode()),
-                started_at=started,
-                latency_s=latency_s,
-                status="error" if error else "ok",
-                error=error,
-                input_tokens=completion.input_tokens,
-                output_tokens=completion.output_tokens,
-            )
+    return [
+        chat_turn(
+            run_id,
+            PLANNING_TASK,
+            completion,
+            started=started,
+            latency_s=latency_s,
+            attempt=attempt,
+            error=drafted.errors[attempt - 1] if attempt <= len(drafted.errors) else None,
         )
-    return turns
+        for attempt, (completion, (started, latency_s)) in enumerate(
+            zip(drafted.completions, drafted.timings, strict=True), 1
+        )
+    ]

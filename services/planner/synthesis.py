@@ -17,7 +17,7 @@ import msgspec
 
 from schemas import TurnRecorded
 from services.llm.chat import ChatClient, ChatError
-from services.llm.planning import TURN_TEXT_CHARS
+from services.llm.planning import chat_turn
 
 log = logging.getLogger(__name__)
 ANSWER_TASK = "answer"  # the task id of the answer's model call in its turn
@@ -60,17 +60,5 @@ class AnswerSynthesis:
         except ChatError as error:
             log.warning("keeping the final tasks' results as the answer of run %s: %s", run_id, error)
             return Answer(None)
-        turn = TurnRecorded(
-            run_id=run_id,
-            task_id=ANSWER_TASK,
-            operation="chat",
-            tool_name="llm",
-            model=completion.model,
-            output=completion.text[:TURN_TEXT_CHARS],
-            output_bytes=len(completion.text.encode()),
-            started_at=started,
-            latency_s=time.perf_counter() - began,
-            input_tokens=completion.input_tokens,
-            output_tokens=completion.output_tokens,
-        )
+        turn = chat_turn(run_id, ANSWER_TASK, completion, started=started, latency_s=time.perf_counter() - began)
         return Answer(completion.text, turn)
