@@ -113,3 +113,33 @@ def random_dags(draw: st.DrawFn) -> dict[str, tuple[str, ...]]:
         for position, task_id in enumerate(ids)
     }
     return {task_id: edges[task_id] for task_id in draw(st.permutations(ids))}
+
+
+# For property tests over misbehaving executors: short timeouts and backoffs, a deadline that never interferes.
+PROPERTY_CONFIG = SchedulingConfig(
+    task_timeout_s=10, lease_grace_s=1, backoff_base_s=1, backoff_max_s=4, default_deadline_s=10_000
+)
+# What an executor does with one attempt: answer, fail (retryable or not), go silent, or answer twice.
+BEHAVIOURS = ["ok", "ok", "ok", "error", "fatal", "silent", "twice"]
+
+
+def executor_results(
+    ready: TaskReady, behaviour: str, *, now: datetime, done_at: datetime, result: str
+) -> list[TaskFinished]:
+    """What an executor that behaves as ``behaviour`` (one of BEHAVIOURS) publishes for ``ready``: nothing when
+    silent, the result twice when it answers twice."""
+    if behaviour == "silent":
+        return []
+    finished = TaskFinished(
+        run_id=ready.run_id,
+        task_id=ready.task_id,
+        attempt=ready.attempt,
+        occurred_at=done_at,
+        status="ok" if behaviour in ("ok", "twice") else "error",
+        result=result,
+        error=None if behaviour in ("ok", "twice") else "boom",
+        retryable=behaviour != "fatal",
+        started_at=now,
+        finished_at=done_at,
+    )
+    return [finished] * (2 if behaviour == "twice" else 1)

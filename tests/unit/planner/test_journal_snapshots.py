@@ -21,9 +21,18 @@ from services.planner.core.journal import (
     journal_key,
 )
 from services.planner.core.run import RunState
-from services.planner.core.scheduling import SchedulingConfig
 from services.planner.runbook import RECORD_OVERHEAD_BYTES, JournalCursor, JournalWrite, RunBook, replay_journal
-from tests.unit.planner.runs import T0, at, counting_ids, ok, random_dags, start
+from tests.unit.planner.runs import (
+    BEHAVIOURS,
+    PROPERTY_CONFIG,
+    T0,
+    at,
+    counting_ids,
+    executor_results,
+    ok,
+    random_dags,
+    start,
+)
 
 WIDE = "\n".join(
     [f"Task {n}: sleep(seconds=1) | Dependencies: none" for n in range(1, 30)]
@@ -186,10 +195,6 @@ def test_record_under_a_bare_run_id_is_deleted_when_a_snapshot_replaces_it() -> 
 
 # -- property: random runs, flushed, lost, committed unseen and taken over at random ----------------------------
 
-CONFIG = SchedulingConfig(
-    task_timeout_s=10, lease_grace_s=1, backoff_base_s=1, backoff_max_s=4, default_deadline_s=10_000
-)
-BEHAVIOURS = ["ok", "ok", "ok", "error", "fatal", "silent", "twice"]
 # What the flusher does after a change: nothing yet (the change waits for the next flush), a flush the broker
 # acknowledges, one that fails before anything is visible, one that commits but is seen to fail, or a take-over
 # by another planner (after an acknowledged flush: an unflushed change is redone from its input by the new owner).
@@ -208,7 +213,7 @@ def test_restore_from_a_snapshot_and_later_records_equals_the_run_when_flushes_f
     edges, max_attempts, snapshot_records, limit, data
 ) -> None:
     plan = Plan(tasks=tuple(Task(id=task_id, tool="sleep", args={}, deps=deps) for task_id, deps in edges.items()))
-    state, events = start(plan, policy=Policy(max_attempts=max_attempts), config=CONFIG)
+    state, events = start(plan, policy=Policy(max_attempts=max_attempts), config=PROPERTY_CONFIG)
 
     def new_book() -> RunBook:
         return RunBook(10, snapshot_records=snapshot_records, max_record_bytes=RECORD_OVERHEAD_BYTES + limit)
@@ -224,20 +229,9 @@ def test_restore_from_a_snapshot_and_later_records_equals_the_run_when_flushes_f
             if not isinstance(dispatch, TaskReady) or (behaviour := data.draw(st.sampled_from(BEHAVIOURS))) == "silent":
                 continue
             done_at = now + timedelta(seconds=data.draw(st.integers(0, 14)))
-            result = TaskFinished(
-                run_id=state.run_id,
-                task_id=dispatch.task_id,
-                attempt=dispatch.attempt,
-                occurred_at=done_at,
-                status="ok" if behaviour in ("ok", "twice") else "error",
-                result=f"{dispatch.task_id}@{dispatch.attempt}" + "x" * data.draw(st.integers(0, 400)),
-                error=None if behaviour in ("ok", "twice") else "boom",
-                retryable=behaviour != "fatal",
-                started_at=now,
-                finished_at=done_at,
-            )
-            for _ in range(2 if behaviour == "twice" else 1):
-                heapq.heappush(results, (done_at, next(serial), result))
+            result = f"{dispatch.task_id}@{dispatch.attempt}" + "x" * data.draw(st.integers(0, 400))
+            for finished in executor_results(dispatch, behaviour, now=now, done_at=done_at, result=result):
+                heapq.heappush(results, (done_at, next(serial), finished))
 
     def acknowledged() -> None:
         if (write := book.journal_write(state)) is None:

@@ -12,14 +12,7 @@ from hypothesis import strategies as st
 
 from schemas import Plan, Policy, Task, TaskFinished, TaskReady
 from services.planner.core.run import RunState
-from services.planner.core.scheduling import SchedulingConfig
-from tests.unit.planner.runs import T0, random_dags, start
-
-CONFIG = SchedulingConfig(
-    task_timeout_s=10, lease_grace_s=1, backoff_base_s=1, backoff_max_s=4, default_deadline_s=10_000
-)
-# What an executor does with one attempt: answer, fail (retryable or not), go silent, or answer twice.
-BEHAVIOURS = ["ok", "ok", "ok", "error", "fatal", "silent", "twice"]
+from tests.unit.planner.runs import BEHAVIOURS, PROPERTY_CONFIG, T0, executor_results, random_dags, start
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -41,7 +34,7 @@ def test_each_attempt_is_dispatched_once_after_its_dependencies_and_the_run_alwa
         )
     )
     policy = Policy(max_attempts=max_attempts, max_parallelism=max_parallelism)
-    state, events = start(plan, policy=policy, strategy=strategy, config=CONFIG, deadline_s=deadline_s)
+    state, events = start(plan, policy=policy, strategy=strategy, config=PROPERTY_CONFIG, deadline_s=deadline_s)
     journal = list(events[:2])  # handle() journals the rest
     cap = 1 if strategy == "sequential" else (max_parallelism or len(edges))
     dispatched: set[tuple[str, int]] = set()
@@ -64,22 +57,9 @@ def test_each_attempt_is_dispatched_once_after_its_dependencies_and_the_run_alwa
             dispatched.add((event.task_id, event.attempt))
             behaviour = data.draw(st.sampled_from(BEHAVIOURS))
             done_at = now + timedelta(seconds=data.draw(st.integers(0, 14)))
-            if behaviour == "silent":
-                continue
-            result = TaskFinished(
-                run_id=state.run_id,
-                task_id=event.task_id,
-                attempt=event.attempt,
-                occurred_at=done_at,
-                status="ok" if behaviour in ("ok", "twice") else "error",
-                result=f"{event.task_id}@{event.attempt}",
-                error=None if behaviour in ("ok", "twice") else "boom",
-                retryable=behaviour != "fatal",
-                started_at=now,
-                finished_at=done_at,
-            )
-            for _ in range(2 if behaviour == "twice" else 1):
-                heapq.heappush(results, (done_at, next(serial), result))
+            result = f"{event.task_id}@{event.attempt}"
+            for finished in executor_results(event, behaviour, now=now, done_at=done_at, result=result):
+                heapq.heappush(results, (done_at, next(serial), finished))
         in_progress = sum(progress.status in ("running", "retrying") for progress in state.tasks.values())
         assert in_progress <= cap
         assert_indexes_agree_with_a_full_scan(state)
