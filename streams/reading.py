@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -18,17 +19,24 @@ class MissingTopic(RuntimeError):
     pass
 
 
-async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+async def describe_partitions(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    """The topic's partitions as a broker describes them (partition, leader, replicas, isr), by partition; none for
+    a topic the broker does not know."""
     admin = AIOKafkaAdminClient(**client_options(bootstrap))
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
     finally:
         await admin.close()
-    partitions = [entry["partition"] for item in described if item["topic"] == topic for entry in item["partitions"]]
+    entries = (entry for item in described if item["topic"] == topic for entry in item["partitions"])
+    return sorted(entries, key=lambda entry: entry["partition"])
+
+
+async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    partitions = [entry["partition"] for entry in await describe_partitions(bootstrap, topic)]
     if not partitions:
         raise MissingTopic(f"topic {topic} does not exist: run `genesis kafka topics` first")
-    return [TopicPartition(topic, partition) for partition in sorted(partitions)]
+    return [TopicPartition(topic, partition) for partition in partitions]
 
 
 @contextlib.asynccontextmanager

@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.local_kafka import LocalKafka
 from services.client import GenesisClient
 from streams.admin import ensure_topics
 from streams.catalogue import TASKS_READY, Catalogue
-from streams.connection import client_options
+from streams.reading import describe_partitions
 from tests.e2e.system import running_system
 from tests.support.committed import finished_counts, report
 from tests.support.kafka import local_kafka
@@ -149,13 +148,7 @@ async def _partitions(bootstrap: str, topic: str, timeout_s: float = 30.0) -> li
     loop = asyncio.get_running_loop()
     give_up_at = loop.time() + timeout_s
     while True:
-        admin = AIOKafkaAdminClient(**client_options(bootstrap))
-        await admin.start()
-        try:
-            described = await admin.describe_topics([topic])
-        finally:
-            await admin.close()
-        partitions = sorted((p for item in described for p in item["partitions"]), key=lambda p: p["partition"])
+        partitions = await describe_partitions(bootstrap, topic)
         if partitions or loop.time() >= give_up_at:
             return partitions
         await asyncio.sleep(0.2)
