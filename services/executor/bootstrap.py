@@ -11,7 +11,7 @@ from services.executor.core.limits import check_fits
 from services.executor.settings import load_executor_settings
 from services.executor.tools import build_registry, load_tool_settings
 from services.llm.settings import load_llm_settings
-from services.runtime.collector import freeze_startup_objects, watch_pauses
+from services.runtime.collector import tune_for_dispatch
 from services.runtime.observe import observe
 from services.runtime.service import ServiceContext
 
@@ -44,15 +44,7 @@ def build(name: str) -> FastStream:
 
     app.on_startup(context.ensure_topics)
     app.after_startup(executor.start)
-    app.after_startup(tune_garbage_collection)
+    app.after_startup(tune_for_dispatch)
     app.on_shutdown(executor.stop)  # before the broker stops: a dead letter may still go out while tasks drain
     app.on_shutdown(context.heartbeat.stop)
     return app
-
-
-async def tune_garbage_collection() -> None:
-    """Each attempt allocates a few dozen short-lived container objects (its task, coroutines, futures, span) that
-    reference counting frees; the cyclic collector, run every 700 allocations by default, took about a fifth of the
-    executor's CPU under load (py-spy --native: gc_collect_main). See services/runtime/collector.py."""
-    freeze_startup_objects()
-    watch_pauses()

@@ -13,7 +13,7 @@ from services.planner.intake import Intake, read_prompt_template
 from services.planner.settings import intake_limits, load_planner_settings
 from services.planner.synthesis import AnswerSynthesis
 from services.planner.tools import planner_tools
-from services.runtime.collector import freeze_startup_objects, watch_pauses
+from services.runtime.collector import tune_for_dispatch
 from services.runtime.observe import observe
 from services.runtime.service import ServiceContext, StartRefused
 from streams.admin import TopologyError, check_copartitioned
@@ -73,15 +73,8 @@ def build(name: str) -> FastStream:
     app.on_startup(context.ensure_topics)
     app.on_startup(check_topology)
     app.after_startup(planner.start)
-    app.after_startup(tune_garbage_collection)
+    app.after_startup(tune_for_dispatch)
     app.on_shutdown(planner.stop)
     app.on_shutdown(context.heartbeat.stop)
     app.after_shutdown(exit_non_zero)
     return app
-
-
-async def tune_garbage_collection() -> None:
-    """A full collection walked every object start-up made and stalled every hop in flight (57-143 ms under load):
-    see services/runtime/collector.py."""
-    freeze_startup_objects()
-    watch_pauses()
