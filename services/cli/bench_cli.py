@@ -80,12 +80,8 @@ def gap(
 
 
 @contextlib.contextmanager
-def _system_stack(wanted: bool, executors: int, *, executor_concurrency: int) -> Iterator[IsolatedStack | None]:
-    """The planner, ``executors`` executors (each with ``executor_concurrency`` slots), the warehouse and the console
-    in a namespace of their own on the local broker (started here if it is not running), stopped afterwards."""
-    if not wanted:
-        yield None
-        return
+def _broker() -> Iterator[str]:
+    """The configured broker's address; the local one is started here if it is not running, and then stopped."""
     from deploy.local_kafka import LocalKafka, load_local_kafka_settings
     from streams.connection import bootstrap_servers, uses_local_broker
     from streams.settings import load_kafka_settings
@@ -96,21 +92,27 @@ def _system_stack(wanted: bool, executors: int, *, executor_concurrency: int) ->
         if started_kafka:
             with console.status("starting Kafka"):
                 LocalKafka(local).up()
-        with tempfile.TemporaryDirectory(prefix="genesis-bench-gap-") as folder:
-            stack = IsolatedStack(
-                str(bootstrap_servers(kafka, local)),
-                Path(folder),
-                GENESIS_EXECUTOR_CONCURRENCY=str(executor_concurrency),
-            )
-            try:
-                with console.status(f"starting the planner and {executors} executors"):
-                    stack.up(executors)  # inside: services started before a failure are stopped too
-                yield stack
-            finally:
-                stack.down()
+        yield str(bootstrap_servers(kafka, local))
     finally:
         if started_kafka:
             LocalKafka(local).down()
+
+
+@contextlib.contextmanager
+def _system_stack(wanted: bool, executors: int, *, executor_concurrency: int) -> Iterator[IsolatedStack | None]:
+    """The planner, ``executors`` executors (each with ``executor_concurrency`` slots), the warehouse and the console
+    in a namespace of their own on the local broker (started here if it is not running), stopped afterwards."""
+    if not wanted:
+        yield None
+        return
+    with _broker() as bootstrap, tempfile.TemporaryDirectory(prefix="genesis-bench-gap-") as folder:
+        stack = IsolatedStack(bootstrap, Path(folder), GENESIS_EXECUTOR_CONCURRENCY=str(executor_concurrency))
+        try:
+            with console.status(f"starting the planner and {executors} executors"):
+                stack.up(executors)  # inside: services started before a failure are stopped too
+            yield stack
+        finally:
+            stack.down()
 
 
 def _print_tables(results: list[ModeResult], *, plans: int, scale: float, seed: int, executors: int) -> None:
@@ -142,10 +144,7 @@ def load(
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
     """Zero-latency tools through the whole system: tasks/s, run latency, per-hop overhead, planner CPU, RSS."""
-    from deploy.local_kafka import LocalKafka, load_local_kafka_settings
     from services.bench.load import collect, plot_throughput
-    from streams.connection import bootstrap_servers, uses_local_broker
-    from streams.settings import load_kafka_settings
 
     try:
         counts = [int(value) for value in executors.split(",")]
@@ -154,24 +153,19 @@ def load(
         fail("--executors and --in-flight take comma-separated whole numbers", code=2, hint="e.g. --in-flight 400,4000")
     if not plot.parent.is_dir():
         fail(f"--plot {plot}: folder {plot.parent} does not exist", code=2, hint="create it first")
-    kafka, local = load_kafka_settings(), load_local_kafka_settings()
-    started_kafka = uses_local_broker(kafka) and not LocalKafka(local).status().running
-    if started_kafka:
-        with console.status("starting Kafka"):
-            LocalKafka(local).up()
-    try:
-        with tempfile.TemporaryDirectory(prefix="genesis-bench-load-") as folder, console.status("") as status:
-            results, chains, busy = collect(
-                str(bootstrap_servers(kafka, local)),
-                lambda count: Path(folder) / f"executors-{count}",
-                executor_counts=counts,
-                levels=levels,
-                minimum_runs=minimum_runs,
-                on_phase=status.update,
-            )
-    finally:
-        if started_kafka:
-            LocalKafka(local).down()
+    with (
+        _broker() as bootstrap,
+        tempfile.TemporaryDirectory(prefix="genesis-bench-load-") as folder,
+        console.status("") as status,
+    ):
+        results, chains, busy = collect(
+            bootstrap,
+            lambda count: Path(folder) / f"executors-{count}",
+            executor_counts=counts,
+            levels=levels,
+            minimum_runs=minimum_runs,
+            on_phase=status.update,
+        )
     picture = plot_throughput(results, plot)
     if as_json:
         print(
