@@ -49,6 +49,7 @@ CHAIN_PLAN = "\n".join(
 
 
 class ChainResult(msgspec.Struct, frozen=True):
+    guarantee: str  # the planner's dispatch guarantee (planner.dispatch_guarantee)
     executors: int
     runs: int
     hop_p50_ms: float  # a result published -> the task it unlocked started (dispatch and pick-up together)
@@ -78,6 +79,7 @@ class BusyHopResult(msgspec.Struct, frozen=True):
     """The hop into a join while ``tasks_in_flight`` tasks wait on tools of mean ``tool_latency_s`` (log-normal,
     CV 1), a load the system is not saturated by."""
 
+    guarantee: str
     executors: int
     tasks_in_flight: int
     tool_latency_s: float
@@ -89,6 +91,7 @@ class BusyHopResult(msgspec.Struct, frozen=True):
 
 
 class LoadResult(msgspec.Struct, frozen=True):
+    guarantee: str
     executors: int
     tasks_in_flight: int
     runs: int
@@ -191,7 +194,7 @@ async def hops(stack: IsolatedStack, run_ids: set[str]) -> tuple[list[float], li
     return dispatch, start, whole
 
 
-async def chain_hops(stack: IsolatedStack, *, executors: int, runs: int) -> ChainResult:
+async def chain_hops(stack: IsolatedStack, *, guarantee: str, executors: int, runs: int) -> ChainResult:
     """``runs`` chains of CHAIN_LENGTH zero-latency tasks, one at a time, through the client; hops from the events."""
     from services.client import GenesisClient
     from streams.settings import KafkaSettings
@@ -222,6 +225,7 @@ async def chain_hops(stack: IsolatedStack, *, executors: int, runs: int) -> Chai
             if previous in finished and this in ready:
                 dispatches.append(1000 * (ready[this] - finished[previous]).total_seconds())
     return ChainResult(
+        guarantee=guarantee,
         executors=executors,
         runs=runs,
         hop_p50_ms=percentile(hops, 0.5),
@@ -232,7 +236,7 @@ async def chain_hops(stack: IsolatedStack, *, executors: int, runs: int) -> Chai
 
 
 def busy_hops(
-    stack: IsolatedStack, *, executors: int, tasks_in_flight: int, tool_latency_s: float, runs: int
+    stack: IsolatedStack, *, guarantee: str, executors: int, tasks_in_flight: int, tool_latency_s: float, runs: int
 ) -> BusyHopResult:
     """Keep ``tasks_in_flight`` tasks waiting on their tools and measure what the runtime adds to each join's hop."""
     wall, _, run_ids = asyncio.run(
@@ -245,6 +249,7 @@ def busy_hops(
     )
     dispatch, _, whole = asyncio.run(hops(stack, run_ids))
     return BusyHopResult(
+        guarantee=guarantee,
         executors=executors,
         tasks_in_flight=tasks_in_flight,
         tool_latency_s=tool_latency_s,
@@ -257,20 +262,27 @@ def busy_hops(
 
 
 def measure(
-    stack: IsolatedStack, *, executors: int, tasks_in_flight: int, runs: int, on_phase: Callable[[str], None]
+    stack: IsolatedStack,
+    *,
+    guarantee: str,
+    executors: int,
+    tasks_in_flight: int,
+    runs: int,
+    on_phase: Callable[[str], None],
 ) -> LoadResult:
-    on_phase(f"{executors} executors, {tasks_in_flight} tasks in flight: warming up")
+    on_phase(f"{tasks_in_flight} tasks in flight: warming up")
     asyncio.run(closed_loop(stack, runs=20, in_flight_runs=10))  # connections, metadata and caches warm
     planner = stack.pid("planner")
     cpu_before = cpu_seconds(planner)
-    on_phase(f"{executors} executors, {tasks_in_flight} tasks in flight: {runs} runs")
+    on_phase(f"{tasks_in_flight} tasks in flight: {runs} runs")
     wall, latencies, run_ids = asyncio.run(
         closed_loop(stack, runs=runs, in_flight_runs=max(1, tasks_in_flight // TASKS_PER_RUN))
     )
     cpu = cpu_seconds(planner) - cpu_before
-    on_phase(f"{executors} executors, {tasks_in_flight} tasks in flight: reading the events back")
+    on_phase(f"{tasks_in_flight} tasks in flight: reading the events back")
     dispatch, start, _ = asyncio.run(hops(stack, run_ids))
     return LoadResult(
+        guarantee=guarantee,
         executors=executors,
         tasks_in_flight=tasks_in_flight,
         runs=runs,
@@ -294,8 +306,9 @@ def runs_for(tasks_in_flight: int, minimum_runs: int) -> int:
 
 def collect(
     bootstrap: str,
-    folder_for: Callable[[int], Path],
+    folder_for: Callable[[str, int], Path],
     *,
+    guarantees: list[str],
     executor_counts: list[int],
     levels: list[int],
     minimum_runs: int,
@@ -307,50 +320,77 @@ def collect(
     results: list[LoadResult] = []
     chains: list[ChainResult] = []
     busy: list[BusyHopResult] = []
-    for executors in executor_counts:
-        # Enough slots per executor that the tasks waiting on their tools are all running, not queued for a slot.
-        concurrency = max(ExecutorSettings().concurrency, busy_in_flight)
-        stack = IsolatedStack(bootstrap, folder_for(executors), GENESIS_EXECUTOR_CONCURRENCY=str(concurrency))
-        on_phase(f"starting the planner, {executors} executors and the warehouse")
-        try:
-            stack.up(executors)  # inside: services started before a failure are stopped too
-            asyncio.run(closed_loop(stack, runs=20, in_flight_runs=10))  # connections, metadata and caches warm
-            on_phase(f"{executors} executors: chains of {CHAIN_LENGTH} tasks, one at a time")
-            chains.append(asyncio.run(chain_hops(stack, executors=executors, runs=chain_runs)))
-            on_phase(f"{executors} executors: {busy_in_flight} tasks waiting on {busy_latency_s:g} s tools")
-            busy.append(
-                busy_hops(
-                    stack,
-                    executors=executors,
-                    tasks_in_flight=busy_in_flight,
-                    tool_latency_s=busy_latency_s,
-                    runs=runs_for(busy_in_flight, minimum_runs),
-                )
+    for guarantee in guarantees:
+        for executors in executor_counts:
+            setup = f"{guarantee}, {executors} executors"
+            # Enough slots per executor that the tasks waiting on their tools are all running, not queued for a slot.
+            concurrency = max(ExecutorSettings().concurrency, busy_in_flight)
+            stack = IsolatedStack(
+                bootstrap,
+                folder_for(guarantee, executors),
+                GENESIS_EXECUTOR_CONCURRENCY=str(concurrency),
+                GENESIS_PLANNER_DISPATCH_GUARANTEE=guarantee,
             )
-            for level in levels:
-                runs = runs_for(level, minimum_runs)
-                results.append(measure(stack, executors=executors, tasks_in_flight=level, runs=runs, on_phase=on_phase))
-        finally:
-            stack.down()
+            on_phase(f"{setup}: starting the planner, the executors and the warehouse")
+            try:
+                stack.up(executors)  # inside: services started before a failure are stopped too
+                asyncio.run(closed_loop(stack, runs=20, in_flight_runs=10))  # connections, metadata and caches warm
+                on_phase(f"{setup}: chains of {CHAIN_LENGTH} tasks, one at a time")
+                chains.append(asyncio.run(chain_hops(stack, guarantee=guarantee, executors=executors, runs=chain_runs)))
+                on_phase(f"{setup}: {busy_in_flight} tasks waiting on {busy_latency_s:g} s tools")
+                busy.append(
+                    busy_hops(
+                        stack,
+                        guarantee=guarantee,
+                        executors=executors,
+                        tasks_in_flight=busy_in_flight,
+                        tool_latency_s=busy_latency_s,
+                        runs=runs_for(busy_in_flight, minimum_runs),
+                    )
+                )
+                for level in levels:
+                    results.append(
+                        measure(
+                            stack,
+                            guarantee=guarantee,
+                            executors=executors,
+                            tasks_in_flight=level,
+                            runs=runs_for(level, minimum_runs),
+                            on_phase=lambda phase, setup=setup: on_phase(f"{setup}: {phase}"),
+                        )
+                    )
+            finally:
+                stack.down()
     return results, chains, busy
 
 
 def plot_throughput(results: list[LoadResult], path: Path) -> Path:
-    """Tasks per second against tasks in flight, one line per executor count."""
+    """Tasks per second against tasks in flight, one line per executor count and dispatch guarantee."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(6.5, 4.2))
-    for executors in sorted({result.executors for result in results}):
-        mine = sorted((r for r in results if r.executors == executors), key=lambda r: r.tasks_in_flight)
-        axis.plot([r.tasks_in_flight for r in mine], [r.tasks_per_s for r in mine], marker="o", label=f"{executors}")
+    styles = {"exactly_once": "-", "at_least_once": "--"}
+    for guarantee in dict.fromkeys(result.guarantee for result in results):
+        for executors in sorted({result.executors for result in results}):
+            mine = sorted(
+                (r for r in results if r.executors == executors and r.guarantee == guarantee),
+                key=lambda r: r.tasks_in_flight,
+            )
+            axis.plot(
+                [r.tasks_in_flight for r in mine],
+                [r.tasks_per_s for r in mine],
+                marker="o",
+                linestyle=styles.get(guarantee, ":"),
+                label=f"{executors}, {guarantee.replace('_', ' ')}",
+            )
     axis.set_xscale("log")
     axis.set_xlabel("tasks in flight")
     axis.set_ylabel("tasks/s (zero-latency tools)")
     axis.set_ylim(bottom=0)
-    axis.legend(title="executors", fontsize=8)
+    axis.legend(title="executors, dispatch", fontsize=8)
     axis.grid(alpha=0.3)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,10 +15,12 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from services.bench.gap import SYSTEM_MODE, ModeResult, executor_slots, plot_efficiency, run_workload
+from services.bench.gap import SYSTEM_MODES, ModeResult, executor_slots, plot_efficiency, run_workload, warm_up
 from services.bench.stack import IsolatedStack
 from services.bench.workloads import WORKLOADS, bench_plans
 from services.cli.console import console, fail
+
+GUARANTEES = tuple(SYSTEM_MODES)  # planner.dispatch_guarantee's values
 
 app = typer.Typer(help="Benchmarks that print their figures side by side (docs/BENCHMARKS.md).", no_args_is_help=True)
 
@@ -32,6 +34,9 @@ def gap(
     workloads: str = typer.Option(",".join(WORKLOADS), help="Workloads to run, comma-separated."),
     executors: int = typer.Option(2, help="Executors for the system over Kafka."),
     system: bool = typer.Option(True, "--system/--no-system", help="Also run the plans over Kafka."),
+    guarantees: str = typer.Option(
+        "exactly_once,at_least_once", help="The system's dispatch guarantees (planner.dispatch_guarantee): a mode each."
+    ),
     plot: Path = typer.Option(Path("docs/benchmarks/gap_efficiency.png"), help="Where the efficiency plot goes."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
@@ -45,6 +50,7 @@ def gap(
         fail(f"--cv {cvs!r} is not a comma-separated list of numbers", code=2, hint="e.g. --cv 0,0.5,1.0")
     if not plot.parent.is_dir():
         fail(f"--plot {plot}: folder {plot.parent} does not exist", code=2, hint="create it first")
+    chosen_guarantees = _guarantees(guarantees) if system else []
     with_langgraph = importlib.util.find_spec("langgraph") is not None
     if not with_langgraph:
         console.print("LangGraph is not installed (uv sync --extra bench): its column is left out")
@@ -53,7 +59,10 @@ def gap(
         bench_plans(workload, plans, cv=cv, scale=scale, seed=seed) for workload in chosen for cv in spreads
     )
     results: list[ModeResult] = []
-    with _system_stack(system, executors, executor_concurrency=slots) as stack:
+    with _system_stacks(chosen_guarantees, executors, executor_concurrency=slots) as systems:
+        for mode, stack in systems.items():
+            with console.status(f"{mode}: warming up with one batch of each workload"):
+                asyncio.run(warm_up(stack, chosen, plans=plans, seed=seed))
         with Progress(console=console, transient=True) as progress:
             job = progress.add_task("workloads", total=len(chosen) * len(spreads))
             for cv in spreads:
@@ -67,7 +76,7 @@ def gap(
                             scale=scale,
                             seed=seed,
                             with_langgraph=with_langgraph,
-                            system=stack,
+                            systems=systems,
                         )
                     )
                     progress.advance(job)
@@ -98,21 +107,40 @@ def _broker() -> Iterator[str]:
             LocalKafka(local).down()
 
 
+def _guarantees(value: str) -> list[str]:
+    chosen = [name.strip() for name in value.split(",") if name.strip()]
+    if unknown := [name for name in chosen if name not in GUARANTEES]:
+        fail(f"unknown dispatch guarantee {unknown[0]!r}", code=2, hint=f"choose from {', '.join(GUARANTEES)}")
+    return chosen
+
+
 @contextlib.contextmanager
-def _system_stack(wanted: bool, executors: int, *, executor_concurrency: int) -> Iterator[IsolatedStack | None]:
-    """The planner, ``executors`` executors (each with ``executor_concurrency`` slots), the warehouse and the console
-    in a namespace of their own on the local broker (started here if it is not running), stopped afterwards."""
-    if not wanted:
-        yield None
+def _system_stacks(
+    guarantees: list[str], executors: int, *, executor_concurrency: int
+) -> Iterator[dict[str, IsolatedStack]]:
+    """Per dispatch guarantee, the planner, ``executors`` executors (each with ``executor_concurrency`` slots), the
+    warehouse and the console in a namespace of their own on the local broker (started here if it is not running),
+    by mode name; stopped afterwards."""
+    if not guarantees:
+        yield {}
         return
+    stacks: dict[str, IsolatedStack] = {}
     with _broker() as bootstrap, tempfile.TemporaryDirectory(prefix="genesis-bench-gap-") as folder:
-        stack = IsolatedStack(bootstrap, Path(folder), GENESIS_EXECUTOR_CONCURRENCY=str(executor_concurrency))
         try:
-            with console.status(f"starting the planner and {executors} executors"):
-                stack.up(executors)  # inside: services started before a failure are stopped too
-            yield stack
+            for guarantee in guarantees:
+                stack = IsolatedStack(
+                    bootstrap,
+                    Path(folder) / guarantee,
+                    GENESIS_EXECUTOR_CONCURRENCY=str(executor_concurrency),
+                    GENESIS_PLANNER_DISPATCH_GUARANTEE=guarantee,
+                )
+                stacks[SYSTEM_MODES[guarantee]] = stack
+                with console.status(f"starting the planner ({guarantee}) and {executors} executors"):
+                    stack.up(executors)  # inside: services started before a failure are stopped too
+            yield stacks
         finally:
-            stack.down()
+            for stack in stacks.values():
+                stack.down()
 
 
 def _print_tables(results: list[ModeResult], *, plans: int, scale: float, seed: int, executors: int) -> None:
@@ -124,7 +152,7 @@ def _print_tables(results: list[ModeResult], *, plans: int, scale: float, seed: 
         for column in ("workload", "mode", "mean makespan s", "efficiency", "speedup vs sequential"):
             table.add_column(column, overflow="fold")
         for result in (r for r in results if r.cv == cv):
-            mode = f"[bold]{result.mode}[/bold]" if result.mode == SYSTEM_MODE else result.mode
+            mode = f"[bold]{result.mode}[/bold]" if result.mode in SYSTEM_MODES.values() else result.mode
             table.add_row(
                 result.workload,
                 mode,
@@ -139,6 +167,9 @@ def _print_tables(results: list[ModeResult], *, plans: int, scale: float, seed: 
 def load(
     executors: str = typer.Option("1,2,4", help="Executor counts, comma-separated."),
     in_flight: str = typer.Option("400,4000,10000", "--in-flight", help="Tasks in flight, comma-separated."),
+    guarantees: str = typer.Option(
+        "exactly_once,at_least_once", help="The planner's dispatch guarantees (planner.dispatch_guarantee) to measure."
+    ),
     minimum_runs: int = typer.Option(300, help="Runs per level at least (3x what is in flight, if more)."),
     plot: Path = typer.Option(Path("docs/benchmarks/load_throughput.png"), help="Where the throughput plot goes."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
@@ -153,6 +184,7 @@ def load(
         fail("--executors and --in-flight take comma-separated whole numbers", code=2, hint="e.g. --in-flight 400,4000")
     if not plot.parent.is_dir():
         fail(f"--plot {plot}: folder {plot.parent} does not exist", code=2, hint="create it first")
+    chosen_guarantees = _guarantees(guarantees)
     with (
         _broker() as bootstrap,
         tempfile.TemporaryDirectory(prefix="genesis-bench-load-") as folder,
@@ -160,7 +192,8 @@ def load(
     ):
         results, chains, busy = collect(
             bootstrap,
-            lambda count: Path(folder) / f"executors-{count}",
+            lambda guarantee, count: Path(folder) / f"{guarantee}-executors-{count}",
+            guarantees=chosen_guarantees,
             executor_counts=counts,
             levels=levels,
             minimum_runs=minimum_runs,
@@ -182,6 +215,7 @@ def load(
         return
     floor = Table(title="latency floor: chains of 20 zero-latency tasks, one run at a time")
     for column in (
+        "dispatch",
         "executors",
         "hop p50/p99 ms (result -> dependent started)",
         "of which dispatch p50 ms",
@@ -190,6 +224,7 @@ def load(
         floor.add_column(column)
     for chain in chains:
         floor.add_row(
+            chain.guarantee,
             str(chain.executors),
             f"{chain.hop_p50_ms:.1f}/{chain.hop_p99_ms:.1f}",
             f"{chain.dispatch_p50_ms:.1f}",
@@ -198,6 +233,7 @@ def load(
     console.print(floor)
     waiting = Table(title="what the runtime adds to a hop while tasks wait on their tools (not saturated)")
     for column in (
+        "dispatch",
         "executors",
         "tasks in flight",
         "tool latency s",
@@ -208,6 +244,7 @@ def load(
         waiting.add_column(column)
     for hop in busy:
         waiting.add_row(
+            hop.guarantee,
             str(hop.executors),
             str(hop.tasks_in_flight),
             f"{hop.tool_latency_s:g}",
@@ -218,12 +255,13 @@ def load(
     console.print(waiting)
     table = Table(title="zero-latency tools, fan-out of 10 + join per run, broker and warehouse on this machine")
     for column in (
-        "executors", "in flight", "tasks/s", "runs/s", "run p50/p99 s", "dispatch hop p50/p99 ms",
+        "dispatch", "executors", "in flight", "tasks/s", "runs/s", "run p50/p99 s", "dispatch hop p50/p99 ms",
         "start hop p50/p99 ms", "planner CPU ms/task",
     ):  # fmt: skip
         table.add_column(column, overflow="fold")
     for r in results:
         table.add_row(
+            r.guarantee,
             str(r.executors),
             str(r.tasks_in_flight),
             f"{r.tasks_per_s:.0f}",
@@ -236,5 +274,6 @@ def load(
     console.print(table)
     for r in results:
         rss = ", ".join(f"{name} {mib:.0f}" for name, mib in r.peak_rss_mib.items())
-        console.print(f"peak RSS MiB, {r.executors} executors, {r.tasks_in_flight} in flight: {rss}", soft_wrap=True)
+        setup = f"{r.guarantee}, {r.executors} executors, {r.tasks_in_flight} in flight"
+        console.print(f"peak RSS MiB, {setup}: {rss}", soft_wrap=True)
     console.print(f"throughput plot: {picture}", soft_wrap=True)

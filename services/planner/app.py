@@ -41,6 +41,7 @@ from schemas import (
     RunRejected,
     RunRequested,
     TaskFinished,
+    TaskReady,
     TaskStarted,
     TurnRecorded,
 )
@@ -51,6 +52,7 @@ from services.planner.core.journal import AnswerRequested, ReplanRequested
 from services.planner.core.replan import failed_step
 from services.planner.core.run import RunState
 from services.planner.core.scheduling import SchedulingConfig, choose_strategy
+from services.planner.dispatch import DirectDispatch
 from services.planner.intake import Intake
 from services.planner.metrics import PlannerTelemetry
 from services.planner.outgoing import PartitionBatch, finished_marker
@@ -60,7 +62,7 @@ from services.planner.settings import PlannerSettings
 from services.planner.synthesis import AnswerSynthesis
 from services.runtime.loops import SupervisedLoops
 from streams.blobs import marker
-from streams.broker import READ_COMMITTED, group_consumer, raw_body
+from streams.broker import READ_COMMITTED, event_producer, group_consumer, raw_body
 from streams.catalogue import PLANNER_FINISHED, PLANNER_JOURNAL, POLICY, RUNS_REQUESTED, TASKS_FINISHED, Catalogue
 from streams.inbox import Inbox
 from streams.outbox import EventPublisher, RawRecord, event_record
@@ -138,6 +140,10 @@ class Planner:
             transaction_timeout_ms=settings.transaction_timeout_ms,
             offsets_topic=self._journal_topic,
         )
+        # With dispatch_guarantee at_least_once, dispatches skip the transactions (services/planner/dispatch.py).
+        self._kafka = kafka or KafkaSettings()
+        self._direct: DirectDispatch | None = None
+        self._dispatch_directly = settings.dispatch_guarantee == "at_least_once"
         # Records a restore owes a partition's next transaction (tombstones of journals it dead-lettered).
         self._owed: dict[int, list[RawRecord]] = {}
         # Set while no partition is being taken over: inputs wait for their runs to be restored first.
@@ -199,6 +205,16 @@ class Planner:
             ),
         )
         self._consumer = consumer
+        if self._dispatch_directly:
+            self._direct = DirectDispatch(
+                event_producer(self._kafka, self._bootstrap, client_id=f"{self._name}-dispatch"),
+                self._catalogue,
+                source=self._name,
+                on_sent=lambda dispatch: self._telemetry.published([dispatch]),
+                on_refused=self._dispatch_in_transaction,
+            )
+            await self._direct.start()
+            self.loops.spawn("dispatch", self._dispatch_step)
         await consumer.start()
         self.loops.spawn("consume", self._consume_step)
         self.loops.spawn("flush", self._flush_step)
@@ -211,6 +227,8 @@ class Planner:
             stage.cancel()
         await asyncio.gather(*stages, return_exceptions=True)
         try:
+            if self._direct is not None:
+                await self._direct.stop()  # a dispatch it could not send goes in the last flush
             await self.flush()
         finally:
             try:
@@ -235,6 +253,23 @@ class Planner:
                 if generation != self._rebalances and partition not in self._consumer.assignment():
                     break  # revoked while this batch was applied: its new owner reads the rest
                 await self.on_record(record)
+        await self._send_dispatches()
+
+    async def _dispatch_step(self) -> None:
+        """Dispatches emitted outside the consume loop (ticks, LLM stages) are sent as soon as the loop is free."""
+        assert self._direct is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._direct.queued.wait(), self.loops.beat_s)
+        await self._send_dispatches()
+
+    async def _send_dispatches(self) -> None:
+        if self._direct is not None and self._direct.queued.is_set():
+            await self._direct.send()
+
+    def _dispatch_in_transaction(self, dispatch: TaskReady, error: BaseException) -> None:
+        self._telemetry.dispatch_handed_back()
+        self._pending.events.append(dispatch)
+        self._dirty.set()
 
     async def on_record(self, record: ConsumerRecord) -> None:
         """Apply one input in memory; its journal, its effects and its offset go out with the next flush."""
@@ -405,8 +440,9 @@ class Planner:
 
     def _record(self, state: RunState, emitted: list, *, urgent: bool = True) -> None:
         """Queue the run's journal and what it emitted for the next flush (at once when ``urgent``, else with the
-        next one or after a loop beat), and start the answer stage when the run asks for it."""
-        self._pending.record(state, emitted)
+        next one or after a loop beat), and start the answer stage when the run asks for it. Dispatches go out at
+        once instead when they are sent directly."""
+        self._pending.record(state, self._direct.take(emitted) if self._direct is not None else emitted)
         if urgent:
             self._dirty.set()
         if self.runs.schedule(state):
@@ -606,6 +642,7 @@ class Planner:
                 self._record(state, emitted)
             else:
                 self.runs.schedule(state)
+        await self._send_dispatches()
         if self._unreported and time.monotonic() >= self._report_at:
             await self._report_offsets()
 

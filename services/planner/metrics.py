@@ -71,6 +71,11 @@ JOURNAL_SNAPSHOTS = Counter(
     "Runs' journals rewritten as one snapshot of their history (planner.journal_snapshot_records records since the "
     "last), with tombstones on the records it replaces",
 )
+DISPATCHES_HANDED_BACK = Counter(
+    "genesis_planner_dispatches_handed_back",
+    "Dispatches Kafka did not take when sent directly (planner.dispatch_guarantee: at_least_once): each went in its "
+    "partition's next transaction instead",
+)
 
 _tracer = trace.get_tracer("genesis.planner")
 Attempt = tuple[str, str, int]
@@ -134,6 +139,9 @@ class PlannerTelemetry:
         """One partition's transaction committed."""
         TRANSACTION_SECONDS.observe(seconds)
         TRANSACTION_INPUTS.observe(inputs)
+
+    def dispatch_handed_back(self) -> None:
+        DISPATCHES_HANDED_BACK.inc()
 
     def published(self, events: list[object]) -> None:
         """Events the flush published (acknowledged by Kafka)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -63,6 +63,11 @@ class PlannerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # snapshot instead (the history again, in as few records as fit) and deletes the rest, so a take-over reads few
     # records per run (services/planner/runbook.py, docs/adr/0003). 0: never.
     journal_snapshot_records: Annotated[int, msgspec.Meta(ge=0)] = 64
+    # exactly_once: a dispatch is published in its input partition's transaction, with the run's journal, so no
+    # attempt is ever dispatched twice. at_least_once: it is sent the moment the run emits it, ahead of the
+    # transaction (a hop about 1-3 ms shorter); a planner that dies before its journal commits leaves the next owner
+    # to dispatch those tasks again, so a tool may run twice. services/planner/dispatch.py, docs/adr/0009.
+    dispatch_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
 
 
 def load_planner_settings() -> PlannerSettings:

@@ -70,6 +70,23 @@ def stack(kafka_bootstrap: str, catalogue: Catalogue, tmp_path: Path) -> Iterato
         processes.close()
 
 
+@pytest.fixture
+def direct_stack(kafka_bootstrap: str, catalogue: Catalogue, tmp_path: Path) -> Iterator[ProcessStack]:
+    """Planners that send dispatches directly, outside their transactions (dispatch_guarantee: at_least_once)."""
+    environment = service_environment(
+        kafka_bootstrap,
+        catalogue,
+        tmp_path / "state",
+        **PLANNER,
+        GENESIS_PLANNER_DISPATCH_GUARANTEE="at_least_once",
+    )
+    processes = ProcessStack(environment, tmp_path)
+    try:
+        yield processes
+    finally:
+        processes.close()
+
+
 async def submit_batch(client: GenesisClient, count: int) -> dict[str, asyncio.Task]:
     run_ids = [await client.submit(plan_text=CHAIN) for _ in range(count)]
     return {run_id: asyncio.create_task(client.wait(run_id, timeout_s=FINISH_S)) for run_id in run_ids}
@@ -172,6 +189,43 @@ async def test_every_run_finishes_once_and_no_attempt_is_dispatched_twice_when_t
         all_finished_after_kill_s=round(all_done_s, 1),
         repeated_request_reran=finished[again] - 1,
         runs_snapshotted=snapshotted,
+    )
+
+
+async def test_every_run_finishes_once_and_every_task_is_dispatched_when_the_planner_is_killed_at_least_once(
+    kafka_bootstrap: str, catalogue: Catalogue, direct_stack: ProcessStack
+) -> None:
+    """With dispatches sent directly a task may be dispatched twice after the kill (its planner died before its
+    journal committed), never lost; runs still finish once, since RunFinished stays in the transaction."""
+    await topics_ready(kafka_bootstrap, catalogue)
+    planner = direct_stack.start("planner", "planner-1")
+    direct_stack.start("executor", "executor-1")
+    direct_stack.start("executor", "executor-2")
+    async with GenesisClient(kafka_bootstrap, catalogue, KafkaSettings()) as client:
+        assert (await client.run(plan_text=CHAIN, timeout_s=START_S)).status == "succeeded"
+        waits = await submit_batch(client, RUNS)
+        await first_outcome(waits)
+        in_flight = sum(not wait.done() for wait in waits.values())
+        planner.kill()
+        killed_at = time.monotonic()
+        direct_stack.start("planner", "planner-2")
+        outcomes = await all_outcomes(waits)
+        all_done_s = time.monotonic() - killed_at
+
+    assert all(o.status == "succeeded" and o.answer == 2 for o in outcomes.values()), outcomes
+    dispatches = await dispatch_counts(kafka_bootstrap, catalogue)
+    finished = await finished_counts(kafka_bootstrap, catalogue)
+    assert all(finished[run_id] == 1 for run_id in outcomes), {r: finished[r] for r in outcomes if finished[r] != 1}
+    for run_id in outcomes:
+        assert {task for (run, task, _) in dispatches if run == run_id} == set("1234"), run_id
+    report(
+        "planner SIGKILL, at-least-once dispatch",
+        runs_submitted=RUNS,
+        in_flight_at_kill=in_flight,
+        finished=len(outcomes),
+        lost=RUNS - len(outcomes),
+        dispatched_twice=sum(count > 1 for count in dispatches.values()),
+        all_finished_after_kill_s=round(all_done_s, 1),
     )
 
 

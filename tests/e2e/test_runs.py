@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import msgspec
 import pytest
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from schemas import RunFinished, RunRejected, decode_event
-from streams.broker import consumer_options, make_broker
-from streams.catalogue import RUNS_FINISHED, TASKS_READY, Catalogue
+from schemas import RunFinished, RunRejected, TaskReady, decode_event
+from streams.broker import consumer_options, make_broker, transactional_producer
+from streams.catalogue import PLANNER_JOURNAL, RUNS_FINISHED, RUNS_REQUESTED, TASKS_READY, Catalogue
+from streams.reading import topic_partitions
 from streams.settings import KafkaSettings
-from tests.e2e.system import running_system
+from streams.transactions import key_partition
+from tests.e2e.system import FAST_RETRIES, running_system
+from tests.support.committed import dispatch_counts, read_all
 
 pytestmark = pytest.mark.kafka
 
@@ -154,3 +158,47 @@ async def test_client_streams_every_outcome_when_it_listens_to_results(
         await stream.aclose()
     assert {outcome.run_id for outcome in outcomes} == set(submitted)
     assert {type(outcome).__name__ for outcome in outcomes} == {"RunFinished", "RunRejected"}
+
+
+AT_LEAST_ONCE = msgspec.structs.replace(FAST_RETRIES, dispatch_guarantee="at_least_once")
+
+
+async def test_every_task_is_dispatched_once_and_the_run_succeeds_when_dispatches_skip_the_transaction(
+    kafka_bootstrap: str, catalogue: Catalogue
+) -> None:
+    retried = 'Task 8: fails_first(key="quote") | Dependencies: Task 7'  # its retry is dispatched by the ticker
+    async with running_system(kafka_bootstrap, catalogue, planner_settings=AT_LEAST_ONCE) as (_, client):
+        outcome = await client.run(plan_text=f"{FAN_OUT}\n{retried}", timeout_s=WAIT_S)
+    assert isinstance(outcome, RunFinished) and outcome.status == "succeeded", outcome
+    assert outcome.answer == "quote after 2 calls" and outcome.metrics.tool_errors == 1
+    dispatches = await dispatch_counts(kafka_bootstrap, catalogue)
+    expected = {(outcome.run_id, str(task), 1) for task in range(1, 9)} | {(outcome.run_id, "8", 2)}
+    assert dispatches == {key: 1 for key in expected}
+
+
+async def test_a_dispatch_is_readable_before_its_journal_commits_when_dispatches_skip_the_transaction(
+    kafka_bootstrap: str, catalogue: Catalogue
+) -> None:
+    partitions = len(await topic_partitions(kafka_bootstrap, catalogue.name(RUNS_REQUESTED)))
+    run_id = uuid.uuid4().hex
+    watcher, dispatched = subscribed(kafka_bootstrap, catalogue.name(TASKS_READY), "watcher")
+    async with running_system(kafka_bootstrap, catalogue, planner_settings=AT_LEAST_ONCE) as (_, client), watcher:
+        await watcher.start()
+        # Fence the planner's transactions for the run's partition: none of them can commit from now on.
+        fencer = transactional_producer(
+            KafkaSettings(),
+            kafka_bootstrap,
+            transactional_id=f"{catalogue.prefix}-planner.{key_partition(run_id.encode(), partitions)}",
+            client_id="fencer",
+            transaction_timeout_ms=10_000,
+        )
+        await fencer.start()
+        try:
+            await client.submit(plan_text="Task 1: sleep(seconds=0) | Dependencies: none", run_id=run_id)
+            async with asyncio.timeout(WAIT_S):
+                ready = await dispatched.get()
+        finally:
+            await fencer.stop()
+    assert isinstance(ready, TaskReady) and (ready.run_id, ready.task_id) == (run_id, "1")
+    journal = await read_all(kafka_bootstrap, catalogue.name(PLANNER_JOURNAL))
+    assert not [record for record in journal if record.key and record.key.startswith(run_id.encode())]
