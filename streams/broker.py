@@ -20,6 +20,7 @@ from faststream.message import StreamMessage
 from prometheus_client import REGISTRY
 
 from streams.connection import KafkaEndpoint, client_options, faststream_security
+from streams.partitioning import RememberingPartitioner
 from streams.settings import KafkaSettings
 
 
@@ -33,6 +34,7 @@ def make_broker(settings: KafkaSettings, bootstrap_servers: str, *, client_id: s
         acks="all",
         enable_idempotence=True,
         linger_ms=settings.linger_ms,
+        partitioner=RememberingPartitioner(),
         max_request_size=settings.max_message_bytes,
         request_timeout_ms=settings.request_timeout_ms,
         # Per-message lines at DEBUG; handler errors are still logged at ERROR.
@@ -112,6 +114,7 @@ def event_producer(settings: KafkaSettings, bootstrap_servers: str, *, client_id
         enable_idempotence=True,
         acks="all",
         linger_ms=settings.linger_ms,
+        partitioner=RememberingPartitioner(),
         max_request_size=settings.max_message_bytes,
         request_timeout_ms=settings.request_timeout_ms,
     )
@@ -137,6 +140,7 @@ def transactional_producer(
         enable_idempotence=True,
         acks="all",
         linger_ms=settings.linger_ms,
+        partitioner=RememberingPartitioner(),
         max_request_size=settings.max_message_bytes,
         request_timeout_ms=settings.request_timeout_ms,
         transaction_timeout_ms=transaction_timeout_ms,
