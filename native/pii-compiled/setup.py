@@ -22,7 +22,7 @@ SOURCES = HERE.parent.parent / "services" / "curator" / "core"
 PACKAGE = "genesis_pii_compiled"
 GENERATED = HERE / "build" / "gen" / PACKAGE
 # Keep in step with services/curator/compiled.py.
-MODULES = ("claims", "validators", "emails", "patterns", "phones", "placeholders", "pii")
+MODULES = ("claims", "validators", "emails", "patterns", "plan_patterns", "phones", "placeholders", "pii")
 
 
 def source_digest() -> str:

@@ -18,7 +18,7 @@ from services.curator.core import pii
 
 PACKAGE = "genesis_pii_compiled"
 # The modules compiled, in the order their sources are hashed; keep in step with native/pii-compiled/setup.py.
-MODULES = ("claims", "validators", "emails", "patterns", "phones", "placeholders", "pii")
+MODULES = ("claims", "validators", "emails", "patterns", "plan_patterns", "phones", "placeholders", "pii")
 _SOURCES = Path(pii.__file__).parent
 
 

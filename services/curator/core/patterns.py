@@ -8,38 +8,37 @@ from __future__ import annotations
 
 import re
 import string
-from typing import NamedTuple
-
-ANY_DIGIT = re.compile(r"\d")
-# The same test on ASCII-only text, where `\d` is 0-9: one bitmap test per character, no Unicode look-up.
-ASCII_DIGIT = re.compile("[0-9]")
+from typing import Final, NamedTuple
 
 # Where a number may begin: a digit, "+" or "(" that does not continue a word or a dotted token. Every
 # numeric pattern below is tried only at these positions, so the text is scanned once for all of them.
 # Only starts followed by seven digits (in phone punctuation: the least any card, SSN or phone has) or by an
 # IPv4 shape are kept, so short numbers (counts, years, prices) never reach Python code.
-# The same pass finds where an IBAN may begin (two capitals and two digits). The character class comes first (the
-# look-behinds check the characters before it) so the regex engine skips ahead to candidate characters
-# instead of testing the look-behinds at every position.
+# The same pass finds where an IBAN may begin (two capitals and two digits), matched at its first digit: the
+# match starts two characters after the IBAN, and the engine never stops at a capital letter (prose has many).
+# The character class comes first (the look-behinds check the characters before it) so the regex engine skips
+# ahead to candidate characters instead of testing the look-behinds at every position.
 # A start that is a digit takes the rest of its digit run with it (a digit right after a digit is never a start),
 # so the search resumes after the run instead of entering the pattern at each of its digits. The separators
 # before each digit are possessive (`{0,3}+`): no separator is a digit, so giving one back cannot help a match,
 # and a number too short fails at once instead of after every shorter split.
-STARTS = re.compile(
-    r"(?s)[\d+(A-Z](?:(?<=[A-Z])[A-Z]\d\d"
-    r"|(?<=[\d+(])(?<![\w.].)(?=[\d+(]?(?:[ ()./+-]{0,3}+\d){6}|\d{0,2}\.\d{1,3}\.\d)(?:(?<=\d)\d*)?)"
+STARTS: Final = re.compile(
+    r"(?s)[\d+(](?:(?<=[A-Z][A-Z]\d)\d"
+    r"|(?<![\w.].)(?=[\d+(]?(?:[ ()./+-]{0,3}+\d){6}|\d{0,2}\.\d{1,3}\.\d)(?:(?<=\d)\d*)?)"
 )
 
 # E-mail addresses are found from their "@": the local part is matched backwards on the reversed text
 # (the pattern is its own mirror image), the domain forwards. Scanning every position for a local part
 # would be the slowest pass of all.
-EMAIL_LOCAL_REVERSED = re.compile(r"[\w%+-]+(?:[.'’][\w%+-]+)*")
-EMAIL_LOCAL_BOUNDARY = frozenset(".%+'’-")
-EMAIL_DOMAIN = re.compile(r"(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}(?![\w-]|\.[^\W_])")
-EMAIL_LOCAL_MAX = 64
+EMAIL_LOCAL_REVERSED: Final = re.compile(r"[\w%+-]+(?:[.'’][\w%+-]+)*")
+EMAIL_LOCAL_BOUNDARY: Final = frozenset(".%+'’-")
+EMAIL_DOMAIN: Final = re.compile(r"(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}(?![\w-]|\.[^\W_])")
+EMAIL_LOCAL_MAX: Final = 64
 
 # IBAN: compact, or in groups of four separated by single spaces with a shorter last group.
-IBAN = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)(?![\w-])")
+IBAN: Final = re.compile(
+    r"(?<![\w-])[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)(?![\w-])"
+)
 
 # Cards: 13-19 contiguous digits, 4-4-4-4(-3) groups, or the 4-6-5 (Amex) / 4-6-4 (Diners) layout, with one
 # consistent separator; 19-digit numbers print as 4-4-4-4-3. The validator may drop a trailing group that
@@ -54,12 +53,12 @@ _SSN = r"(?<![\w.+-])(?P<area>\d{3})(?P<sep>[- ]?)(?P<group>\d{2})(?P=sep)(?P<se
 _IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?!\w|\.\d)"
 # One match per number start classifies it. The three shapes cannot match at the same start (a card has
 # at least 13 digits, an SSN exactly nine as 3-2-4, an address has dots), so the order is only for speed.
-CARD_SSN_IPV4 = re.compile(f"(?P<card>{_CARD})|(?P<ssn>{_SSN})|(?P<ipv4>{_IPV4})")
+CARD_SSN_IPV4: Final = re.compile(f"(?P<card>{_CARD})|(?P<ssn>{_SSN})|(?P<ipv4>{_IPV4})")
 
 # Groups of four just before a grouped card candidate, and what marks them as the end of another number.
-UNIFORM_RUN = {" ": re.compile(r"(?:\d{4} )+$"), "-": re.compile(r"(?:\d{4}-)+$")}
-NUMBER_TAIL = re.compile(r"[\d)][ ./-]?$")
-YEAR = re.compile(r"(?:19|20)\d\d")
+UNIFORM_RUN: Final = {" ": re.compile(r"(?:\d{4} )+$"), "-": re.compile(r"(?:\d{4}-)+$")}
+NUMBER_TAIL: Final = re.compile(r"[\d)][ ./-]?$")
+YEAR: Final = re.compile(r"(?:19|20)\d\d")
 
 # The context words below are searched for at the end of the text before a candidate. A search tries every
 # position and, at each, every word of the alternation; each pattern therefore opens with a look-ahead for the
@@ -68,17 +67,17 @@ YEAR = re.compile(r"(?:19|20)\d\d")
 #
 # Nine bare digits are an SSN only when the text says so just before or just after, with no other number or
 # placeholder in between; otherwise they are order numbers.
-SSN_CONTEXT = re.compile(
+SSN_CONTEXT: Final = re.compile(
     r"(?i)(?=[sit])"
     r"(?:\bssn|social[ -]security|\bss#|\bsoc\.? ?sec|\bsozialversicherung|\bid on file|\btax ?id|\btaxpayer)"
     r"[^\d\n[\]]{0,25}$"
 )
-SSN_CONTEXT_AFTER = re.compile(
+SSN_CONTEXT_AFTER: Final = re.compile(
     r"(?i)[ \t]*(?:\(ssn\)|,? ?(?:is|was|=) (?:the |my |her |his |their )?(?:\w+ )?"
     r"(?:ssn|social security|id on file|tax id))"
 )
 
-PHONE = re.compile(
+PHONE: Final = re.compile(
     r"(?<![\w+.\-/])"  # not inside a token; a start right after another number is judged by the detector
     r"(?=(?:[ ()./+-]{0,3}+\d){7})"  # seven digits ahead before anything else: drops prices and counts in C
     r"(?:(?:\((?:\+|00)\d{1,3}\)|(?:\+|00)\d{1,3})[ .-]?)?"  # country code, also as "(+358)"
@@ -95,22 +94,22 @@ PHONE = re.compile(
 # Otherwise it is the next group of the same number ("9400 1000 0000 ...", "24 2447-8032").
 # Both shapes open with a digit, written first so the search skips to digits instead of trying every position;
 # the token's tail is possessive: `$` cannot match inside it, so giving characters back only wastes time.
-COMPLETE_NUMBER_BEFORE = re.compile(r"\d(?:[-./]\d|[-./()]?(?:\d[-./()]?){6})\S*+$")
+COMPLETE_NUMBER_BEFORE: Final = re.compile(r"\d(?:[-./]\d|[-./()]?(?:\d[-./()]?){6})\S*+$")
 # A dashed or dotted token of seven digits or more is a whole number: a phone never continues past the space
 # after one ("520-5191537-7003690", "6899-851-9315 404-712-9999").
-WHOLE_TOKEN = re.compile(r"(?=\S*\d[-.]\d)(?:\D?\d){7,}\S*")
+WHOLE_TOKEN: Final = re.compile(r"(?=\S*\d[-.]\d)(?:\D?\d){7,}\S*")
 # Four-digit groups, three or more: a card, account or reference number, never split into phone numbers.
-FOUR_DIGIT_GROUPS = re.compile(r"\d{4}(?: \d{4}){2,}(?: \d{1,3})?")
+FOUR_DIGIT_GROUPS: Final = re.compile(r"\d{4}(?: \d{4}){2,}(?: \d{1,3})?")
 # A US ZIP+4 code.
-ZIP_PLUS_4 = re.compile(r"\d{5}-\d{4}")
+ZIP_PLUS_4: Final = re.compile(r"\d{5}-\d{4}")
 # A number with a single dot and at most three digits (no leading zero) before it, or two after it, is a
 # decimal (a coordinate, an amount), not a dotted phone number ("030.158888", "07400.026933").
-DECIMAL = re.compile(r"(?:[1-9]\d{0,2}|0)\.\d+|\d+\.\d\d")
+DECIMAL: Final = re.compile(r"(?:[1-9]\d{0,2}|0)\.\d+|\d+\.\d\d")
 # Calendar dates have phone-like digit groups and would otherwise be valid numbers in permissive plans.
-DATE_SHAPE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./](?:\d{4}|\d{2})")
+DATE_SHAPE: Final = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./](?:\d{4}|\d{2})")
 # Words that say "phone" just before a number, in the languages of the chat data (a number counts only with
 # nothing number-like in between).
-PHONE_CONTEXT = re.compile(
+PHONE_CONTEXT: Final = re.compile(
     r"(?i)(?=[abcdefghiklmnoprstvwz☎])"
     r"(?:\b(?:phone[sd]?|call(?:s|ed|ing)?|mobile|mob|cell(?:phone)?|fax|whats ?app|sms|text(?: me)?|dial|ring"
     r"|reach(?:able)?(?: (?:me|us|the office|him|her))?(?: at| on)?|contact(?: no| number)?|office"
@@ -121,14 +120,14 @@ PHONE_CONTEXT = re.compile(
     r"|(?:my|mi|il mio|mon|meine?|mijn|meu|min|mitt|moje?|our) (?:\w+ )?(?:number|n[uú]mero|nummer|numéro|numer)"
     r"|numero|número|nummer|numéro)\b\.?|☎|\b[TMF]\s?:)[^\d\n[\]]{0,25}$"
 )
-PHONE_CONTEXT_AFTER = re.compile(
+PHONE_CONTEXT_AFTER: Final = re.compile(
     r"(?i)[ \t]*(?:\((?:mobile|cell|home|work|office|landline|whatsapp|tel|phone)\)"
     r"|,? ?(?:is|was) (?:the |my |our |her |his |a )?(?:best |direct |main |new |mobile |cell |home |work |office )*"
     r"(?:number|line|cell|mobile|phone))"
 )
 # Words that say the number is something else. They outweigh a grouping that happens to be valid, never a
 # word that says "phone".
-NOT_PHONE_CONTEXT = re.compile(
+NOT_PHONE_CONTEXT: Final = re.compile(
     r"(?i)(?=[abcfinoprst#])"
     r"(?:\b(?:order|part|p/n|pn|sku|item|invoice|inv|ref(?:erence)?|tracking|shipment|parcel|package|isbn"
     r"|serial|s/n|ticket|case|account|acct|po|id|no|bestellung|teilenummer|auftrag|commande|pedido|ordine"
@@ -136,26 +135,40 @@ NOT_PHONE_CONTEXT = re.compile(
 )
 
 # "version 1.2.3.4" is a version string, not an address nor a dotted phone number.
-VERSION_CONTEXT = re.compile(
+VERSION_CONTEXT: Final = re.compile(
     r"(?i)(?=[bfruv])\b(?:v|ver|version|release|build|firmware|upgraded? to|updated? to)\.?[\s=:]*$"
 )
-IPV6 = re.compile(
+IPV6: Final = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?:/\d{1,3})?(?![\w:]|\.\d)"
 )
 # What every valid IPv6 address contains when it has no "::": six colon-separated groups (eight groups, or six
 # and an IPv4 address). IPV6 may start anywhere, so the engine tries it at every position; this hint starts
 # with a literal and is searched fast, and times ("22:45:03") do not wake it.
-IPV6_FULL_HINT = re.compile(r":(?:[0-9A-Fa-f]{1,4}:){5}")
+IPV6_FULL_HINT: Final = re.compile(r":(?:[0-9A-Fa-f]{1,4}:){5}")
 
 # A header cell that names a phone column, in a CSV row or a markdown table above the candidate.
-PHONE_HEADER = re.compile(r"(?i)\b(?:phone|tel|mobile|cell|fax|telefon\w*|tel[ée]fono|telefone|telefoon|tlf|gsm|handy)")
+PHONE_HEADER: Final = re.compile(
+    r"(?i)\b(?:phone|tel|mobile|cell|fax|telefon\w*|tel[ée]fono|telefone|telefoon|tlf|gsm|handy)"
+)
 
 # Prefixes of a candidate that are never phone numbers, in one match.
-NOT_A_PHONE_PREFIX = re.compile("|".join(f"(?:{pattern.pattern})" for pattern in (DATE_SHAPE, DECIMAL, ZIP_PLUS_4)))
+NOT_A_PHONE_PREFIX: Final = re.compile(
+    "|".join(f"(?:{pattern.pattern})" for pattern in (DATE_SHAPE, DECIMAL, ZIP_PLUS_4))
+)
 # Whole candidates that are never phone numbers, checked once per candidate before any of its prefixes are tried.
-NOT_A_PHONE = re.compile(
+NOT_A_PHONE: Final = re.compile(
     "|".join(f"(?:{pattern.pattern})" for pattern in (DATE_SHAPE, FOUR_DIGIT_GROUPS, DECIMAL, ZIP_PLUS_4))
 )
+
+
+def may_be_not_a_phone(candidate: str) -> bool:
+    """False when neither NOT_A_PHONE nor NOT_A_PHONE_PREFIX can match the whole candidate, told from its
+    separators for less than a regex call costs (most phone candidates are ruled out): a decimal has a ".",
+    four-digit groups a space after the first four digits, a date or a ZIP+4 code is at most ten characters
+    with a "-", "." or "/" (tests/unit/curator/test_fast_paths.py checks that the patterns never match more)."""
+    return (
+        "." in candidate or candidate[4:5] == " " or (len(candidate) <= 10 and ("-" in candidate or "/" in candidate))
+    )
 
 
 # What Unicode mode's `\s` matches among ASCII characters (it includes the separators \x1c-\x1f).
@@ -232,7 +245,7 @@ class Scanners(NamedTuple):
     version_context: re.Pattern[str]
 
 
-UNICODE_SCANNERS = Scanners(
+UNICODE_SCANNERS: Final = Scanners(
     STARTS, CARD_SSN_IPV4, PHONE, NOT_A_PHONE, WHOLE_TOKEN, PHONE_CONTEXT, NOT_PHONE_CONTEXT, VERSION_CONTEXT
 )
-ASCII_SCANNERS = Scanners(*(ascii_copy(pattern) for pattern in UNICODE_SCANNERS))
+ASCII_SCANNERS: Final = Scanners(*(ascii_copy(pattern) for pattern in UNICODE_SCANNERS))

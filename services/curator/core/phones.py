@@ -27,10 +27,12 @@ import re
 from collections.abc import Sequence
 from enum import IntEnum
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Final, NamedTuple
 
 import phonenumbers
 from phonenumbers import phonenumbermatcher
+
+from services.curator.core.plan_patterns import ASCII_DIGITS, LONG_GROUP, first_digits, fixed_ends, width
 
 ALL_REGIONS = "all"
 # Regions whose national numbers count without a word that says "phone": the countries of the major chat
@@ -43,19 +45,18 @@ HOME_REGIONS = (
 )  # fmt: skip
 # 555 area codes and 555 exchanges are the fiction convention; chat data is full of them and they are
 # redacted like real numbers so a model never learns to emit phone-shaped strings.
-_FICTIONAL = "555"
-_EXTENSION = re.compile(r"(?i)\s*(?:ext\.?|x|#)\s*\d+$")
-_GROUPS = re.compile(r"\d+")
-_NON_DIGITS = re.compile(r"\D+")
+_FICTIONAL: Final = "555"
+_EXTENSION: Final = re.compile(r"(?i)\s*(?:ext\.?|x|#)\s*\d+$")
+_GROUPS: Final = re.compile(r"\d+")
+_NON_DIGITS: Final = re.compile(r"\D+")
 # The same on ASCII-only candidates (most), where `\d` is 0-9: a bitmap test instead of a Unicode look-up.
-_ASCII_GROUPS = re.compile("[0-9]+")
-_ASCII_NON_DIGITS = re.compile("[^0-9]+")
-_LONG_GROUP = 6
-_MAX_LAYOUTS = 1 << 14  # written layouts indexed per plan list; chat data has a few hundred
-_MAX_CACHED = 1 << 16  # verdicts kept per validator; the cache starts over when full
-_TRUNK_PREFIXES = ("0", "1", "8")  # every national prefix in libphonenumber's metadata starts with one of these
+_ASCII_GROUPS: Final = re.compile("[0-9]+")
+_ASCII_NON_DIGITS: Final = re.compile("[^0-9]+")
+_MAX_LAYOUTS: Final = 1 << 14  # written layouts indexed per plan list; chat data has a few hundred
+_MAX_CACHED: Final = 1 << 16  # verdicts kept per validator; the cache starts over when full
+_TRUNK_PREFIXES: Final = ("0", "1", "8")  # every national prefix in libphonenumber's metadata starts with one of these
 # Regions that write mobile numbers without the trunk prefix, exactly in the national grouping ("98765 43210").
-_MOBILES_WITHOUT_TRUNK = frozenset({"IN"})
+_MOBILES_WITHOUT_TRUNK: Final = frozenset({"IN"})
 _VALID_TYPES = (
     "fixed_line",
     "mobile",
@@ -82,6 +83,7 @@ class _Plan:
 
     __slots__ = (
         "country_code",
+        "first_digits",
         "fixed_line",
         "formats",
         "lengths",
@@ -108,6 +110,7 @@ class _Plan:
             if desc is not None and desc.national_number_pattern
         ]
         self.valid = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+        self.first_digits = first_digits(self.valid.pattern) if self.valid is not None else frozenset()
         self.mobile = _compiled(metadata.mobile)
         self.fixed_line = _compiled(metadata.fixed_line)
         alternates = phonenumbermatcher._ALT_NUMBER_FORMATS.get(  # type: ignore[attr-defined]
@@ -115,7 +118,7 @@ class _Plan:
         )
         formats = [
             (
-                _width(f.pattern),
+                width(f.pattern),
                 re.compile(f.leading_digits_pattern[-1]) if f.leading_digits_pattern else None,
                 re.compile(f.pattern),
                 f.pattern,
@@ -127,7 +130,7 @@ class _Plan:
         # Per possible length of the national number, only the formats whose pattern can match that many digits.
         self.formats = {
             length: tuple(
-                _Format(leading, pattern, _fixed_ends(source, length), separators, unprefixed)
+                _Format(leading, pattern, fixed_ends(source, length), separators, unprefixed)
                 for (low, high), leading, pattern, source, separators, unprefixed in formats
                 if low <= length <= high
             )
@@ -138,6 +141,14 @@ class _Plan:
         self.unprefixed = frozenset(
             length for length, known in self.formats.items() if any(f.unprefixed for f in known)
         )
+
+    def holds(self, national: str) -> bool:
+        """The number is valid in this region. A number whose first digit opens no valid number is refused
+        without the regex call (a third of those asked in chat data)."""
+        first = national[:1]
+        if first in ASCII_DIGITS and first not in self.first_digits:
+            return False
+        return self.valid is not None and self.valid.fullmatch(national) is not None
 
     def groups_as(self, national: str, ends: set[int], exact: bool) -> bool:
         """True when one of the region's formats (or alternate formats) of this length ends its groups where
@@ -150,12 +161,13 @@ class _Plan:
         whose ends fit.
         """
         length = len(national)
-        for leading, pattern, fixed, _, _ in self.formats.get(length, ()):
+        for form in self.formats.get(length, ()):  # by field: compiled, unpacking goes through an iterator
+            fixed = form.fixed_ends
             if fixed is not None and not (ends == fixed if exact else ends <= fixed):
                 continue
-            if leading is not None and not leading.match(national):
+            if form.leading is not None and not form.leading.match(national):
                 continue
-            if (match := pattern.fullmatch(national)) is None:
+            if (match := form.pattern.fullmatch(national)) is None:
                 continue
             expected = fixed if fixed is not None else _format_ends(match, length)
             if ends == expected if exact else ends <= expected:
@@ -169,10 +181,13 @@ class _Plan:
         `any_leading` also allows the layouts of other leading digits, else only formats that write the
         number without the trunk prefix count (see `unprefixed`).
         """
-        for leading, pattern, fixed, layout, unprefixed in self.formats.get(len(national), ()):
-            if fixed is None or ends != fixed or layout != separators or not (any_leading or unprefixed):
+        for form in self.formats.get(len(national), ()):
+            if form.fixed_ends is None or ends != form.fixed_ends or form.separators != separators:
                 continue
-            if (any_leading or leading is None or leading.match(national)) and pattern.fullmatch(national):
+            if not (any_leading or form.unprefixed):
+                continue
+            leading = form.leading
+            if (any_leading or leading is None or leading.match(national)) and form.pattern.fullmatch(national):
                 return True
         return False
 
@@ -219,60 +234,11 @@ def _format_ends(match: re.Match[str], length: int) -> set[int]:
     """The group ends of a matched format (see `_Plan.groups_as`)."""
     ends: set[int] = set()
     for start, end in match.regs[1 : (match.lastindex or 0) + 1]:
-        if end - start >= _LONG_GROUP:
+        if end - start >= LONG_GROUP:
             ends.update(range(start + 2, end - 1))
         if end < length:
             ends.add(end)
     return ends
-
-
-def _fixed_ends(pattern: str, length: int) -> frozenset[int] | None:
-    """The ends `_format_ends` gives for every number of `length` digits the format matches, when they do not
-    depend on the digits; None otherwise.
-
-    That is the case when each group has a fixed width or is a plain `\\d{m,n}` (nearly every format): the
-    widths then follow from the length alone, each group taking as many digits as the groups after it leave
-    (the regex is greedy).
-    """
-    try:
-        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
-    except (AttributeError, re.error):  # pragma: no cover - another interpreter's `re`
-        return None
-    bounds = []
-    for op, argument in parsed:
-        if op is not re._constants.SUBPATTERN:  # type: ignore[attr-defined]
-            return None  # text between groups, or an alternative of whole layouts
-        group = argument[-1]
-        low, high = group.getwidth()
-        if low != high and not _is_digit_run(group):
-            return None
-        bounds.append((low, high))
-    if parsed.state.groups - 1 != len(bounds):
-        return None  # a nested group would be one of the match's groups too
-    ends: set[int] = set()
-    start = 0
-    for index, (low, high) in enumerate(bounds):
-        left = length - start
-        width = min(high, left - sum(low for low, _ in bounds[index + 1 :]))
-        if width < low:
-            return None
-        end = start + width
-        if width >= _LONG_GROUP:
-            ends.update(range(start + 2, end - 1))
-        if end < length:
-            ends.add(end)
-        start = end
-    return frozenset(ends) if start == length else None
-
-
-_DIGIT_CLASS = list(re._parser.parse(r"\d"))  # type: ignore[attr-defined]
-
-
-def _is_digit_run(group: Any) -> bool:
-    """The parsed group is exactly `\\d{m,n}` (greedy)."""
-    if len(group) != 1 or group[0][0] is not re._constants.MAX_REPEAT:  # type: ignore[attr-defined]
-        return False
-    return list(group[0][1][2]) == _DIGIT_CLASS
 
 
 class _PlanList:
@@ -309,7 +275,7 @@ class _PlanList:
         return combined.fullmatch(national) is not None
 
 
-_NO_PLANS = _PlanList()
+_NO_PLANS: Final = _PlanList()
 
 
 class _Plans:
@@ -370,17 +336,6 @@ class _Plans:
         return self.of_length(len(digits)).any_valid(digits) or self.with_trunk(digits).any_valid(digits[1:])
 
 
-def _width(pattern: str) -> tuple[int, int]:
-    """Shortest and longest string a format pattern matches, so formats of other lengths are skipped unmatched.
-
-    Uses the parser behind `re` (stable since Python 3.11); without it every format is tried.
-    """
-    try:
-        return re._parser.parse(pattern).getwidth()  # type: ignore[attr-defined,no-any-return]
-    except (AttributeError, re.error):  # pragma: no cover - another interpreter's `re`
-        return 0, 1 << 30
-
-
 @cache
 def _plan(region: str) -> _Plan:
     return _Plan(region)
@@ -430,11 +385,8 @@ class PhoneValidator:
         is_ascii = number.isascii()
         groups = (_ASCII_GROUPS if is_ascii else _GROUPS).findall(number)
         digits = "".join(groups)
-        if number.lstrip("(").startswith("+"):
-            return Verdict.INTERNATIONAL if self._international(digits) else Verdict.INVALID
-        if digits.startswith("00") and self._international(digits[2:]):
-            # "00" is the international call prefix everywhere outside North America.
-            return Verdict.INTERNATIONAL
+        if (international := self._international_verdict(number, digits)) is not None:
+            return international
         if _fictional_nanp(digits[1:] if len(digits) == 11 and digits[0] == "1" else digits):
             return Verdict.GROUPED if len(groups) > 1 else Verdict.VALID
         if len(groups) > 1:
@@ -444,25 +396,43 @@ class PhoneValidator:
             in_parentheses = number.startswith("(")
             plain = home.of_length(len(digits)) if in_parentheses else home.national_without_trunk(len(digits))
             ends = _group_ends(groups)
-            separators = (_ASCII_NON_DIGITS if is_ascii else _NON_DIGITS).findall(number)
+            # Each plan tried here is one of those `any_fits` asks: when one holds the number, it is VALID.
+            valid_in_a_plan = False
             for plan in plain.groupable(len(digits), ends):
-                if (
-                    plan.valid
-                    and plan.valid.fullmatch(digits)
-                    and _written_as_national(plan, digits, ends, separators, False, in_parentheses)
-                ):
-                    return Verdict.GROUPED
+                if plan.holds(digits):
+                    if _written_as_national(plan, digits, ends, number, False, in_parentheses):
+                        return Verdict.GROUPED
+                    valid_in_a_plan = True
             national = digits[1:]
             ends = {end - 1 for end in ends}
             ends.discard(0)
             for plan in home.with_trunk(digits).groupable(len(national), ends):
-                if (
-                    plan.valid
-                    and plan.valid.fullmatch(national)
-                    and _written_as_national(plan, national, ends, separators, True, in_parentheses)
-                ):
-                    return Verdict.GROUPED
+                if plan.holds(national):
+                    if _written_as_national(plan, national, ends, number, True, in_parentheses):
+                        return Verdict.GROUPED
+                    valid_in_a_plan = True
+            if valid_in_a_plan:
+                return Verdict.VALID
         return Verdict.VALID if self._home.any_fits(digits) else Verdict.INVALID
+
+    def is_international(self, candidate: str) -> bool:
+        """`verdict(candidate)` is INTERNATIONAL, decided without the national tests that tell the other
+        verdicts apart (where only this verdict counts, they are most of the cost)."""
+        if (verdict := self._verdicts.get(candidate)) is not None:
+            return verdict is Verdict.INTERNATIONAL
+        number = _without_extension(candidate).replace("(0)", "")
+        digits = "".join((_ASCII_GROUPS if number.isascii() else _GROUPS).findall(number))
+        return self._international_verdict(number, digits) is Verdict.INTERNATIONAL
+
+    def _international_verdict(self, number: str, digits: str) -> Verdict | None:
+        """INTERNATIONAL or INVALID for a number written with "+", INTERNATIONAL for a valid one after "00",
+        else None: the national tests decide."""
+        if number.lstrip("(").startswith("+"):
+            return Verdict.INTERNATIONAL if self._international(digits) else Verdict.INVALID
+        if digits.startswith("00") and self._international(digits[2:]):
+            # "00" is the international call prefix everywhere outside North America.
+            return Verdict.INTERNATIONAL
+        return None
 
     def _international(self, digits: str) -> bool:
         """Digits after "+": a country code, then a valid national number of one of its regions."""
@@ -494,11 +464,16 @@ def _group_ends(groups: list[str]) -> set[int]:
     return ends
 
 
+def _separators_of(number: str) -> list[str]:
+    """What is written between the digit groups of a number (and before and after them)."""
+    return (_ASCII_NON_DIGITS if number.isascii() else _NON_DIGITS).findall(number)
+
+
 def _written_as_national(
-    plan: _Plan, national: str, ends: set[int], separators: list[str], with_prefix: bool, in_parentheses: bool
+    plan: _Plan, national: str, ends: set[int], number: str, with_prefix: bool, in_parentheses: bool
 ) -> bool:
-    """Written as the region writes its numbers; `ends` are the written group ends in `national`, `separators`
-    what is written between the groups.
+    """Written as the region writes its numbers; `ends` are the written group ends in `national`, `number` the
+    number as written (what separates its groups is read from it only for the few layouts that need it).
 
     The trunk prefix is written where the region has one ("020 7946 0958", not "20 7946 0958"), unless the
     area code is in parentheses, the region is North American (the "1" is left out by custom) or the format
@@ -513,8 +488,8 @@ def _written_as_national(
             return True
         # A number that can only be a mobile is written in the region's other layouts of its length too
         # ("917 00 439": Norway prints 9xx numbers 2-2-2-2 and 8xx numbers 3-2-3), exactly as printed there.
-        return plan.only_mobile(national) and plan.laid_out_as(national, ends, separators, any_leading=True)
-    if len(national) in plan.unprefixed and plan.laid_out_as(national, ends, separators, any_leading=False):
+        return plan.only_mobile(national) and plan.laid_out_as(national, ends, _separators_of(number), True)
+    if len(national) in plan.unprefixed and plan.laid_out_as(national, ends, _separators_of(number), False):
         return True
     if plan.region not in _MOBILES_WITHOUT_TRUNK or plan.mobile is None or not plan.mobile.fullmatch(national):
         return False

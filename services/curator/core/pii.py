@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Final
 
 from services.curator.core import patterns as rx
-from services.curator.core.claims import Claims
+from services.curator.core.claims import Claims, new_span
 from services.curator.core.emails import find_emails
 from services.curator.core.phones import HOME_REGIONS, PhoneValidator, Verdict
 from services.curator.core.placeholders import replace_spans
@@ -14,10 +15,11 @@ from services.curator.core.spans import PiiType, Span
 from services.curator.core.validators import IBAN_LENGTHS, card_ok, iban_ok, ipv4_ok, ipv6_ok, isbn_ok, ssn_ok
 
 DEFAULT_PHONE_REGIONS = HOME_REGIONS
-_CONTEXT_WINDOW = 40
-_MIN_PHONE_DIGITS = 7
-_MAX_PHONE_DIGITS = 15  # E.164's limit, without the extension
-_MAX_PHONE_TRIES = 4
+_CONTEXT_WINDOW: Final = 40
+_MIN_PHONE_DIGITS: Final = 7
+_MAX_PHONE_DIGITS: Final = 15  # E.164's limit, without the extension
+_MAX_PHONE_TRIES: Final = 4
+_CELL_DELIMITERS: Final = ("|", "\t", ";", ",")  # tried in this order: a markdown table's cells may hold commas
 
 
 class PiiDetector:
@@ -32,26 +34,24 @@ class PiiDetector:
         self._phones = PhoneValidator(phone_regions)
 
     def detect(self, text: str) -> list[Span]:
-        # Prefilter: every type needs a digit or an "@", except an IPv6 address written in letters and colons.
-        is_ascii = text.isascii()
-        has_digit = (rx.ASCII_DIGIT if is_ascii else rx.ANY_DIGIT).search(text) is not None
+        scanners = rx.ASCII_SCANNERS if text.isascii() else rx.UNICODE_SCANNERS
+        # One scan finds where each number and IBAN may start. It also serves as the prefilter: with no start
+        # (no digit, or only short numbers), only an e-mail address or an IPv6 address written in letters and
+        # colons can be found. Most texts with a digit have a start, so a separate test for digits costs more
+        # on chat data than it saves.
+        starts, run_ends, iban_starts = find_starts(text, scanners.starts)
         has_at = "@" in text
         colons = text.count(":")
-        if not has_digit and not has_at and colons < 2:
+        if not starts and not iban_starts and not has_at and colons < 2:
             return []
         claims = Claims()
         if has_at:
             for span in find_emails(text):
                 claims.add(span)
-        starts = []
-        if has_digit:
-            scanners = rx.ASCII_SCANNERS if is_ascii else rx.UNICODE_SCANNERS
-            starts = [match.start() for match in scanners.starts.finditer(text)]
-            # An IBAN starts with a capital letter, a number with a digit, "+" or "(" (all below "A").
-            if iban_starts := [start for start in starts if text[start] >= "A"]:
-                starts = [start for start in starts if text[start] < "A"]
-                _claim_ibans(text, iban_starts, claims)
-            _claim_cards_ssns_ipv4s(text, starts, claims, scanners.card_ssn_ipv4)
+        if iban_starts:
+            _claim_ibans(text, iban_starts, claims)
+        if starts:
+            _claim_cards_ssns_ipv4s(text, starts, run_ends, claims, scanners.card_ssn_ipv4)
         if colons >= 2 and ("::" in text or rx.IPV6_FULL_HINT.search(text)):
             _claim_ipv6s(text, claims)
         if starts:
@@ -69,36 +69,46 @@ class PiiDetector:
         for position in starts:
             if position < resume or (room := claims.room_at(position)) is None:
                 continue
-            if (match := phone(text, position)) is None or not_a_phone(match.group()):
+            # The tests that turn a start down are independent; the cheapest come first. A start right after
+            # "+", "-" or "/" fails PHONE's look-behind (STARTS already refuses one after a word or a ".").
+            previous = text[position - 1 : position]
+            if previous == "-" or previous == "/" or previous == "+":
                 continue
             # Only a start right after "<digit> " can continue a number: the common case skips the call.
-            if text[position - 1 : position] == " " and _continues_a_number(text, position, claims):
+            if previous == " " and _continues_a_number(text, position, claims):
                 continue
-            if (end := self._phone_end(text, match, room, scanners)) is not None:
-                claims.add(Span(position, end, PiiType.PHONE))
+            if (match := phone(text, position)) is None:
+                continue
+            if rx.may_be_not_a_phone(raw := match.group()) and not_a_phone(raw):
+                continue
+            if (end := self._phone_end(text, position, match, room, scanners)) is not None:
+                claims.add(new_span(position, end, PiiType.PHONE))
                 resume = end
 
-    def _phone_end(self, text: str, match: re.Match[str], room: int, scanners: rx.Scanners) -> int | None:
+    def _phone_end(self, text: str, start: int, match: re.Match[str], room: int, scanners: rx.Scanners) -> int | None:
         """End of the longest phone number starting at the candidate, or None.
 
         Shorter prefixes are tried only where a space separates groups, and never past the space after a
         dashed or dotted token: "520-5191537-7003690" is one identifier, "404-712-9999 745" two numbers.
         """
-        start = match.start()
-        number_end = match.start("ext") if match["ext"] else match.end()
+        ext_start = match.start("ext")  # -1 without an extension
+        number_end = ext_start if ext_start != -1 else match.end()
         candidate = text[start:number_end]
         # NOT_A_PHONE already refused the whole match (four-digit groups, dates, decimals, ZIP+4): only what
         # differs from it is checked again.
         checked = match.end()
         if number_end != checked and rx.FOUR_DIGIT_GROUPS.fullmatch(candidate):
             return None
-        whole = scanners.whole_token.match(candidate)
+        # WHOLE_TOKEN can only stop short of a candidate with a space and a "-" or "." in it.
+        whole = None
+        if " " in candidate and ("-" in candidate or "." in candidate):
+            whole = scanners.whole_token.match(candidate)
         if whole is not None and whole.end() < len(candidate):
             number_end = start + whole.end()
             candidate = text[start:number_end]
             ends = [number_end]
         else:
-            ends = [match.end(), number_end] if match["ext"] else [match.end()]
+            ends = [match.end(), number_end] if ext_start != -1 else [match.end()]
         space = candidate.rfind(" ", 1)
         while space > 0:
             ends.append(start + space)
@@ -114,7 +124,7 @@ class PiiDetector:
                 continue
             if digit_count < _MIN_PHONE_DIGITS or budget == 0:
                 return None
-            if end != checked and rx.NOT_A_PHONE_PREFIX.fullmatch(raw):
+            if end != checked and rx.may_be_not_a_phone(raw) and rx.NOT_A_PHONE_PREFIX.fullmatch(raw):
                 continue
             if "-" in raw and _is_isbn(raw):
                 continue
@@ -123,7 +133,8 @@ class PiiDetector:
             if before is None:
                 before = text[max(0, start - _CONTEXT_WINDOW) : start]
             header = _column_header(text, start, end) if in_lines else None
-            if raw.isdigit() and header is None and not _said_after(text, end):
+            said_after: bool | None = None  # asked at most once per prefix, and only when needed
+            if raw.isdigit() and header is None and not (said_after := _said_after(text, end)):
                 # The words before are the same for every prefix: searched once, and only when needed (the
                 # search costs more than the rest of the candidate's checks).
                 if said_before is None:
@@ -131,24 +142,46 @@ class PiiDetector:
                 if not said_before:
                     continue  # a bare digit run needs words that say "phone": no need to ask the numbering plans
             budget -= 1
+            # A table cell: its column's header says what it holds. In a column that is not for phones only an
+            # international number counts, which is decided without the national tests.
+            phone_column = header is not None and rx.PHONE_HEADER.search(header) is not None
+            if header is not None and not phone_column:
+                if self._phones.is_international(raw):
+                    return end
+                continue
             verdict = self._phones.verdict(raw)
             if verdict is Verdict.INTERNATIONAL:
                 return end
             if verdict is Verdict.INVALID and not self._phones.valid_anywhere(raw):
                 continue  # no number anywhere: no word around it can make it one
-            if header is not None:  # a table cell: its column's header says what it holds
-                if rx.PHONE_HEADER.search(header):
-                    return end
-                continue
+            if phone_column:
+                return end
             if verdict is Verdict.GROUPED and not scanners.not_phone_context.search(before):
                 return end
-            if _said_after(text, end):
+            if said_after if said_after is not None else _said_after(text, end):
                 return end
             if said_before is None:
                 said_before = scanners.phone_context.search(before) is not None
             if said_before:
                 return end
         return None
+
+
+def find_starts(text: str, pattern: re.Pattern[str]) -> tuple[list[int], list[int], list[int]]:
+    """Where numbers may start, where the first run of digits of each ends, and where IBANs may start (STARTS)."""
+    starts: list[int] = []
+    run_ends: list[int] = []
+    iban_starts: list[int] = []
+    for match in pattern.finditer(text):
+        start, run_end = match.span()
+        if start >= 2 and "A" <= text[start - 1] <= "Z":  # an IBAN's check digits, after its country code
+            iban_starts.append(start - 2)
+        elif text[start] < "A":  # a digit, "+" or "("
+            starts.append(start)
+            run_ends.append(run_end)
+        # A number that opens with a digit outside ASCII ("٣") has never been looked for: it stays that way here,
+        # where a speed change must not change a finding.
+    return starts, run_ends, iban_starts
 
 
 def _count_digits(text: str, start: int, end: int) -> int:
@@ -182,7 +215,10 @@ def _continues_a_number(text: str, position: int, claims: Claims) -> bool:
         return False
     if text[position] in "(+" or not claims.is_free(position - 2, position - 1):
         return False
-    return not rx.COMPLETE_NUMBER_BEFORE.search(text, max(0, position - 40), position - 1)
+    # No match crosses a space: only the token before the candidate's space is searched.
+    window_start = max(0, position - 40)
+    window_start = max(window_start, text.rfind(" ", window_start, position - 1) + 1)
+    return not rx.COMPLETE_NUMBER_BEFORE.search(text, window_start, position - 1)
 
 
 def _said_after(text: str, end: int) -> bool:
@@ -196,20 +232,25 @@ def _column_header(text: str, start: int, end: int) -> str | None:
     if line_start == 0:
         return None
     line_end = text.find("\n", end)
-    line = text[line_start : len(text) if line_end == -1 else line_end]
-    delimiter = next((d for d in ("|", "\t", ";", ",") if d in line), None)
-    if delimiter is None:
+    if line_end == -1:
+        line_end = len(text)
+    for delimiter in _CELL_DELIMITERS:
+        if text.find(delimiter, line_start, line_end) != -1:
+            break
+    else:
         return None
-    cells = line.split(delimiter)
-    column = text.count(delimiter, line_start, start)
-    if column >= len(cells) or cells[column].strip() != text[start:end]:
+    # Most values do not fill a cell: that is checked on the cell alone, before any line is split.
+    cell_start = max(line_start, text.rfind(delimiter, line_start, start) + 1)
+    cell_end = text.find(delimiter, start, line_end)
+    if text[cell_start : line_end if cell_end == -1 else cell_end].strip() != text[start:end]:
         return None
+    cells = text.count(delimiter, line_start, line_end) + 1
     header = None
     for above in reversed(text[:line_start].splitlines()):  # the table's first line is its header
-        if len(above.split(delimiter)) != len(cells):
+        if above.count(delimiter) + 1 != cells:
             break
         header = above
-    return None if header is None else header.split(delimiter)[column]
+    return None if header is None else header.split(delimiter)[text.count(delimiter, line_start, start)]
 
 
 def _claim_ibans(text: str, starts: list[int], claims: Claims) -> None:
@@ -217,25 +258,32 @@ def _claim_ibans(text: str, starts: list[int], claims: Claims) -> None:
         if (match := rx.IBAN.match(text, start)) is None or not claims.is_free(*match.span()):
             continue
         if (end := _iban_end(match)) is not None:
-            claims.add(Span(match.start(), end, PiiType.IBAN))
+            claims.add(new_span(match.start(), end, PiiType.IBAN))
         elif (end := _iban_shape_end(match)) is not None:
             claims.reserve(match.start(), end)
 
 
 # A candidate that fails validation may hide a real value starting one group later ("2024 4111 1111 ..."),
 # so every number start is tried, not only those after the previous candidate.
-def _claim_cards_ssns_ipv4s(text: str, starts: list[int], claims: Claims, candidate: re.Pattern[str]) -> None:
+def _claim_cards_ssns_ipv4s(
+    text: str, starts: list[int], run_ends: list[int], claims: Claims, candidate: re.Pattern[str]
+) -> None:
     resume = 0
     classify = candidate.match
-    for position in starts:
-        # Each of the three shapes opens with a digit: a "+" or "(" start can only be a phone.
-        if position < resume or text[position] in "+(" or (match := classify(text, position)) is None:
+    for index, position in enumerate(starts):
+        # Each of the three shapes opens with a digit: a "+" or "(" start can only be a phone. A start inside a
+        # claimed range (the digit groups of an IBAN) can open nothing that would be claimed.
+        if position < resume or text[position] in "+(" or not _may_open_card_ssn_ipv4(text, position, run_ends[index]):
+            continue
+        if claims.room_at(position) is None:
+            continue
+        if (match := classify(text, position)) is None:
             continue
         kind = match.lastgroup
         if kind == "card":
-            if (end := _longest_valid_card(match)) is None or _continues_uniform_run(text, match, claims):
+            if (card_end := _longest_valid_card(match)) is None or _continues_uniform_run(text, match, claims):
                 continue
-            span = Span(position, end, PiiType.CARD)
+            end, pii_type = card_end, PiiType.CARD
         elif kind == "ssn":
             if not ssn_ok(match["area"], match["group"], match["serial"]):
                 if match["sep"] == "-" and claims.is_free(*match.span()):
@@ -243,21 +291,44 @@ def _claim_cards_ssns_ipv4s(text: str, starts: list[int], claims: Claims, candid
                 continue
             if not match["sep"] and not _ssn_context(text, position, match.end()):
                 continue
-            span = Span(position, match.end(), PiiType.SSN)
+            end, pii_type = match.end(), PiiType.SSN
         else:
             address = match.group().partition("/")[0]
             if not ipv4_ok(address) or rx.VERSION_CONTEXT.search(text, max(0, position - 12), position):
                 continue
-            span = Span(position, match.end(), PiiType.IP)
-        if claims.is_free(span.start, span.end):
-            claims.add(span)
-            resume = span.end
+            end, pii_type = match.end(), PiiType.IP
+        if claims.is_free(position, end):
+            claims.add(new_span(position, end, pii_type))
+            resume = end
+
+
+def _may_open_card_ssn_ipv4(text: str, start: int, run_end: int) -> bool:
+    """False when CARD_SSN_IPV4 cannot match at a number start whose first run of digits ends at `run_end`.
+
+    Read from the run's length and the characters at fixed places after it, which rules out most starts (phone
+    numbers) for less than the regex call costs. Only what each shape needs is tested, so every start the
+    pattern matches passes (tests/unit/curator/test_fast_paths.py checks it).
+    """
+    length = run_end - start
+    if 13 <= length <= 19 or length == 9:  # a card's digits written together, or a bare SSN
+        return True
+    after = text[run_end : run_end + 1]
+    if after == ".":  # an IPv4 address: one to three digits, a dot, one to three digits, a dot
+        return length <= 3 and "." in text[run_end + 2 : run_end + 5]
+    if after != " " and after != "-":
+        return False
+    if length == 3:  # SSN 3-2-4: the same separator again after two digits
+        return text[run_end + 3 : run_end + 4] == after
+    # Card 4-4-4-4 or 4-6-5: the same separator again after four or six digits.
+    return length == 4 and (text[run_end + 5 : run_end + 6] == after or text[run_end + 7 : run_end + 8] == after)
 
 
 def _claim_ipv6s(text: str, claims: Claims) -> None:
-    for match in rx.IPV6.finditer(text):
+    # An address has a colon within its first five characters: the pattern, which cannot skip ahead to a likely
+    # start, is not tried at every position before that.
+    for match in rx.IPV6.finditer(text, max(0, text.find(":") - 4)):
         if ipv6_ok(match.group().partition("/")[0]) and claims.is_free(*match.span()):
-            claims.add(Span(*match.span(), PiiType.IP))
+            claims.add(new_span(match.start(), match.end(), PiiType.IP))
 
 
 def _longest_valid_card(match: re.Match[str]) -> int | None:
