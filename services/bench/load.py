@@ -373,8 +373,9 @@ def plot_throughput(results: list[LoadResult], path: Path) -> Path:
 
     figure, axis = plt.subplots(figsize=(6.5, 4.2))
     styles = {"exactly_once": "-", "at_least_once": "--"}
+    counts = sorted({result.executors for result in results})
     for guarantee in dict.fromkeys(result.guarantee for result in results):
-        for executors in sorted({result.executors for result in results}):
+        for executors in counts:
             mine = sorted(
                 (r for r in results if r.executors == executors and r.guarantee == guarantee),
                 key=lambda r: r.tasks_in_flight,
@@ -384,6 +385,7 @@ def plot_throughput(results: list[LoadResult], path: Path) -> Path:
                 [r.tasks_per_s for r in mine],
                 marker="o",
                 linestyle=styles.get(guarantee, ":"),
+                color=f"C{counts.index(executors)}",  # a colour per executor count, a line style per guarantee
                 label=f"{executors}, {guarantee.replace('_', ' ')}",
             )
     axis.set_xscale("log")

@@ -131,21 +131,31 @@ async def members(client: GenesisClient, group: str, count: int) -> None:
             await asyncio.sleep(0.5)
 
 
+async def kill_the_planner_mid_batch(
+    stack: ProcessStack, client: GenesisClient
+) -> tuple[dict[str, asyncio.Task], int, float]:
+    """A planner and two executors run a batch of runs; once the first finishes, the planner is killed (SIGKILL:
+    nothing is flushed, an open transaction stays open) and a new one started. The runs' waits, how many were in
+    flight at the kill, and when (monotonic)."""
+    planner = stack.start("planner", "planner-1")
+    stack.start("executor", "executor-1")
+    stack.start("executor", "executor-2")
+    assert (await client.run(plan_text=CHAIN, timeout_s=START_S)).status == "succeeded"
+    waits = await submit_batch(client, RUNS)
+    await first_outcome(waits)
+    in_flight = sum(not wait.done() for wait in waits.values())
+    planner.kill()
+    killed_at = time.monotonic()
+    stack.start("planner", "planner-2")
+    return waits, in_flight, killed_at
+
+
 async def test_every_run_finishes_once_and_no_attempt_is_dispatched_twice_when_the_planner_is_killed(
     kafka_bootstrap: str, catalogue: Catalogue, stack: ProcessStack
 ) -> None:
     await topics_ready(kafka_bootstrap, catalogue)
-    planner = stack.start("planner", "planner-1")
-    stack.start("executor", "executor-1")
-    stack.start("executor", "executor-2")
     async with GenesisClient(kafka_bootstrap, catalogue, KafkaSettings()) as client:
-        assert (await client.run(plan_text=CHAIN, timeout_s=START_S)).status == "succeeded"
-        waits = await submit_batch(client, RUNS)
-        await first_outcome(waits)
-        in_flight = sum(not wait.done() for wait in waits.values())
-        planner.kill()  # SIGKILL: nothing is flushed, an open transaction stays open
-        killed_at = time.monotonic()
-        stack.start("planner", "planner-2")
+        waits, in_flight, killed_at = await kill_the_planner_mid_batch(stack, client)
         pending = [wait for wait in waits.values() if not wait.done()]
         await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED, timeout=FINISH_S)
         recovered_s = time.monotonic() - killed_at
@@ -198,17 +208,8 @@ async def test_every_run_finishes_once_and_every_task_is_dispatched_when_the_pla
     """With dispatches sent directly a task may be dispatched twice after the kill (its planner died before its
     journal committed), never lost; runs still finish once, since RunFinished stays in the transaction."""
     await topics_ready(kafka_bootstrap, catalogue)
-    planner = direct_stack.start("planner", "planner-1")
-    direct_stack.start("executor", "executor-1")
-    direct_stack.start("executor", "executor-2")
     async with GenesisClient(kafka_bootstrap, catalogue, KafkaSettings()) as client:
-        assert (await client.run(plan_text=CHAIN, timeout_s=START_S)).status == "succeeded"
-        waits = await submit_batch(client, RUNS)
-        await first_outcome(waits)
-        in_flight = sum(not wait.done() for wait in waits.values())
-        planner.kill()
-        killed_at = time.monotonic()
-        direct_stack.start("planner", "planner-2")
+        waits, in_flight, killed_at = await kill_the_planner_mid_batch(direct_stack, client)
         outcomes = await all_outcomes(waits)
         all_done_s = time.monotonic() - killed_at
 
