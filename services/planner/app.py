@@ -95,6 +95,7 @@ class Planner:
     ) -> None:
         self._catalogue = catalogue
         self._bootstrap = bootstrap
+        self._kafka = kafka or KafkaSettings()
         self._intake = intake
         self._synthesis = synthesis
         self._replanning = Replanning(intake, max_replans=settings.max_replans)
@@ -121,7 +122,7 @@ class Planner:
         self.runs = RunBook(
             settings.remember_finished,
             snapshot_records=settings.journal_snapshot_records,
-            max_record_bytes=(kafka or KafkaSettings()).max_message_bytes,
+            max_record_bytes=self._kafka.max_message_bytes,
         )
         self._telemetry = PlannerTelemetry(runs_held=lambda: len(self.runs), policy_version=lambda: self.policy.version)
         self._policy_adopted = asyncio.Condition()  # notified when a newer policy takes over (wait_for_policy)
@@ -132,7 +133,7 @@ class Planner:
         self._restore_timeout_s = settings.restore_timeout_s
         # One Kafka transaction per input partition carries its journal records, events and input offsets.
         self._transactions = PartitionTransactions(
-            kafka or KafkaSettings(),
+            self._kafka,
             bootstrap,
             transactional_prefix=settings.group_id,
             group_id=settings.group_id,
@@ -141,7 +142,6 @@ class Planner:
             offsets_topic=self._journal_topic,
         )
         # With dispatch_guarantee at_least_once, dispatches skip the transactions (services/planner/dispatch.py).
-        self._kafka = kafka or KafkaSettings()
         self._direct: DirectDispatch | None = None
         self._dispatch_directly = settings.dispatch_guarantee == "at_least_once"
         # Records a restore owes a partition's next transaction (tombstones of journals it dead-lettered).

@@ -24,7 +24,7 @@ from aiokafka.errors import KafkaError
 
 from schemas import Event, TaskReady
 from streams.catalogue import Catalogue
-from streams.outbox import event_record
+from streams.outbox import RecordSender
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,7 @@ class DirectDispatch:
         """``on_sent``: Kafka acknowledged the dispatch. ``on_refused``: it did not (the record was refused, or the
         producer gave up or stopped); the caller sends it another way."""
         self._producer = producer
-        self._catalogue = catalogue
-        self._source = source
+        self._sender = RecordSender(producer, catalogue, source=source)
         self._on_sent = on_sent
         self._on_refused = on_refused
         self._queued: list[TaskReady] = []
@@ -78,10 +77,8 @@ class DirectDispatch:
         queued, self._queued = self._queued, []
         self.queued.clear()
         for dispatch in queued:
-            record = event_record(self._catalogue, dispatch, source=self._source)
-            headers = [(name, value.encode()) for name, value in record.headers.items()]
             try:
-                delivery = await self._producer.send(record.topic, record.value, key=record.key, headers=headers)
+                delivery = await self._sender.send(dispatch)
             except Exception as error:  # refused before it was queued (too large, producer closed)
                 self._refused(dispatch, error)
                 continue
