@@ -23,7 +23,7 @@ from pathlib import Path
 import msgspec
 
 from schemas import RunFinished, TaskFinished, TaskReady, TaskStarted, decode_event
-from services.bench.stack import IsolatedStack, cpu_seconds, rss_mib
+from services.bench.stack import IsolatedStack, cpu_seconds, rss_mib, system_stack
 from services.bench.workloads import LOOKUP_MEAN_S, Latency
 from services.executor.settings import ExecutorSettings
 from streams.catalogue import TASKS_FINISHED, TASKS_READY
@@ -325,11 +325,8 @@ def collect(
             setup = f"{guarantee}, {executors} executors"
             # Enough slots per executor that the tasks waiting on their tools are all running, not queued for a slot.
             concurrency = max(ExecutorSettings().concurrency, busy_in_flight)
-            stack = IsolatedStack(
-                bootstrap,
-                folder_for(guarantee, executors),
-                GENESIS_EXECUTOR_CONCURRENCY=str(concurrency),
-                GENESIS_PLANNER_DISPATCH_GUARANTEE=guarantee,
+            stack = system_stack(
+                bootstrap, folder_for(guarantee, executors), guarantee=guarantee, executor_concurrency=concurrency
             )
             on_phase(f"{setup}: starting the planner, the executors and the warehouse")
             try:

@@ -87,6 +87,17 @@ class IsolatedStack:
         return sorted(path.stem for path in self.run_dir.glob("*.pid") if path.stem != "supervisor")
 
 
+def system_stack(bootstrap: str, folder: Path, *, guarantee: str, executor_concurrency: int) -> IsolatedStack:
+    """A stack whose planner dispatches with ``guarantee`` (planner.dispatch_guarantee) and whose executors each have
+    ``executor_concurrency`` slots: what both benchmarks run the system as."""
+    return IsolatedStack(
+        bootstrap,
+        folder,
+        GENESIS_EXECUTOR_CONCURRENCY=str(executor_concurrency),
+        GENESIS_PLANNER_DISPATCH_GUARANTEE=guarantee,
+    )
+
+
 def rss_mib(pid: int | None, field: str = "VmRSS") -> float:
     """A process's resident memory (VmRSS now, VmHWM its peak so far) in MiB; 0 when it is gone."""
     if pid is None:

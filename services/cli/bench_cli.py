@@ -7,7 +7,7 @@ import contextlib
 import importlib.util
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import msgspec
@@ -16,7 +16,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from services.bench.gap import SYSTEM_MODES, ModeResult, executor_slots, plot_efficiency, run_workload, warm_up
-from services.bench.stack import IsolatedStack
+from services.bench.stack import IsolatedStack, system_stack
 from services.bench.workloads import WORKLOADS, bench_plans
 from services.cli.console import console, fail
 
@@ -35,22 +35,20 @@ def gap(
     executors: int = typer.Option(2, help="Executors for the system over Kafka."),
     system: bool = typer.Option(True, "--system/--no-system", help="Also run the plans over Kafka."),
     guarantees: str = typer.Option(
-        "exactly_once,at_least_once", help="The system's dispatch guarantees (planner.dispatch_guarantee): a mode each."
+        ",".join(GUARANTEES), help="The system's dispatch guarantees (planner.dispatch_guarantee): a mode each."
     ),
     plot: Path = typer.Option(Path("docs/benchmarks/gap_efficiency.png"), help="Where the efficiency plot goes."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
     """Sequential, level barrier, as-soon-as-ready, LangGraph and the system over Kafka on the same DAGs."""
-    chosen = [name.strip() for name in workloads.split(",") if name.strip()]
-    if unknown := [name for name in chosen if name not in WORKLOADS]:
-        fail(f"unknown workload {unknown[0]!r}", code=2, hint=f"choose from {', '.join(WORKLOADS)}")
+    chosen = _choices(workloads, WORKLOADS, "workload")
     try:
         spreads = [float(cv) for cv in cvs.split(",")]
     except ValueError:
         fail(f"--cv {cvs!r} is not a comma-separated list of numbers", code=2, hint="e.g. --cv 0,0.5,1.0")
     if not plot.parent.is_dir():
         fail(f"--plot {plot}: folder {plot.parent} does not exist", code=2, hint="create it first")
-    chosen_guarantees = _guarantees(guarantees) if system else []
+    chosen_guarantees = _choices(guarantees, GUARANTEES, "dispatch guarantee") if system else []
     with_langgraph = importlib.util.find_spec("langgraph") is not None
     if not with_langgraph:
         console.print("LangGraph is not installed (uv sync --extra bench): its column is left out")
@@ -107,10 +105,11 @@ def _broker() -> Iterator[str]:
             LocalKafka(local).down()
 
 
-def _guarantees(value: str) -> list[str]:
+def _choices(value: str, allowed: Sequence[str], what: str) -> list[str]:
+    """The comma-separated names in ``value``; exit 2 naming the first that is not one of ``allowed``."""
     chosen = [name.strip() for name in value.split(",") if name.strip()]
-    if unknown := [name for name in chosen if name not in GUARANTEES]:
-        fail(f"unknown dispatch guarantee {unknown[0]!r}", code=2, hint=f"choose from {', '.join(GUARANTEES)}")
+    if unknown := [name for name in chosen if name not in allowed]:
+        fail(f"unknown {what} {unknown[0]!r}", code=2, hint=f"choose from {', '.join(allowed)}")
     return chosen
 
 
@@ -128,11 +127,8 @@ def _system_stacks(
     with _broker() as bootstrap, tempfile.TemporaryDirectory(prefix="genesis-bench-gap-") as folder:
         try:
             for guarantee in guarantees:
-                stack = IsolatedStack(
-                    bootstrap,
-                    Path(folder) / guarantee,
-                    GENESIS_EXECUTOR_CONCURRENCY=str(executor_concurrency),
-                    GENESIS_PLANNER_DISPATCH_GUARANTEE=guarantee,
+                stack = system_stack(
+                    bootstrap, Path(folder) / guarantee, guarantee=guarantee, executor_concurrency=executor_concurrency
                 )
                 stacks[SYSTEM_MODES[guarantee]] = stack
                 with console.status(f"starting the planner ({guarantee}) and {executors} executors"):
@@ -168,7 +164,7 @@ def load(
     executors: str = typer.Option("1,2,4", help="Executor counts, comma-separated."),
     in_flight: str = typer.Option("400,4000,10000", "--in-flight", help="Tasks in flight, comma-separated."),
     guarantees: str = typer.Option(
-        "exactly_once,at_least_once", help="The planner's dispatch guarantees (planner.dispatch_guarantee) to measure."
+        ",".join(GUARANTEES), help="The planner's dispatch guarantees (planner.dispatch_guarantee) to measure."
     ),
     minimum_runs: int = typer.Option(300, help="Runs per level at least (3x what is in flight, if more)."),
     plot: Path = typer.Option(Path("docs/benchmarks/load_throughput.png"), help="Where the throughput plot goes."),
@@ -184,7 +180,7 @@ def load(
         fail("--executors and --in-flight take comma-separated whole numbers", code=2, hint="e.g. --in-flight 400,4000")
     if not plot.parent.is_dir():
         fail(f"--plot {plot}: folder {plot.parent} does not exist", code=2, hint="create it first")
-    chosen_guarantees = _guarantees(guarantees)
+    chosen_guarantees = _choices(guarantees, GUARANTEES, "dispatch guarantee")
     with (
         _broker() as bootstrap,
         tempfile.TemporaryDirectory(prefix="genesis-bench-load-") as folder,
