@@ -8,6 +8,7 @@ dispatched exactly once (TaskReady per run, task and attempt). Each prints a lin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import signal
 import time
@@ -61,30 +62,28 @@ PLANNER = {
 }
 
 
-@pytest.fixture
-def stack(kafka_bootstrap: str, catalogue: Catalogue, tmp_path: Path) -> Iterator[ProcessStack]:
-    processes = ProcessStack(service_environment(kafka_bootstrap, catalogue, tmp_path / "state", **PLANNER), tmp_path)
+@contextlib.contextmanager
+def process_stack(bootstrap: str, catalogue: Catalogue, folder: Path, **settings: object) -> Iterator[ProcessStack]:
+    """Processes run with the fault tests' planner settings and ``settings`` more; closed afterwards."""
+    processes = ProcessStack(service_environment(bootstrap, catalogue, folder / "state", **PLANNER, **settings), folder)
     try:
         yield processes
     finally:
         processes.close()
+
+
+@pytest.fixture
+def stack(kafka_bootstrap: str, catalogue: Catalogue, tmp_path: Path) -> Iterator[ProcessStack]:
+    with process_stack(kafka_bootstrap, catalogue, tmp_path) as processes:
+        yield processes
 
 
 @pytest.fixture
 def direct_stack(kafka_bootstrap: str, catalogue: Catalogue, tmp_path: Path) -> Iterator[ProcessStack]:
     """Planners that send dispatches directly, outside their transactions (dispatch_guarantee: at_least_once)."""
-    environment = service_environment(
-        kafka_bootstrap,
-        catalogue,
-        tmp_path / "state",
-        **PLANNER,
-        GENESIS_PLANNER_DISPATCH_GUARANTEE="at_least_once",
-    )
-    processes = ProcessStack(environment, tmp_path)
-    try:
+    direct = {"GENESIS_PLANNER_DISPATCH_GUARANTEE": "at_least_once"}
+    with process_stack(kafka_bootstrap, catalogue, tmp_path, **direct) as processes:
         yield processes
-    finally:
-        processes.close()
 
 
 async def submit_batch(client: GenesisClient, count: int) -> dict[str, asyncio.Task]:
