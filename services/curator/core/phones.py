@@ -381,9 +381,7 @@ class PhoneValidator:
 
     def _verdict(self, candidate: str) -> Verdict:
         """The verdict for the home regions; `valid_anywhere` covers the rest when a phone word is near."""
-        number = _without_extension(candidate).replace("(0)", "")
-        is_ascii = number.isascii()
-        groups = (_ASCII_GROUPS if is_ascii else _GROUPS).findall(number)
+        number, groups = _as_written(candidate)
         digits = "".join(groups)
         if (international := self._international_verdict(number, digits)) is not None:
             return international
@@ -420,9 +418,8 @@ class PhoneValidator:
         verdicts apart (where only this verdict counts, they are most of the cost)."""
         if (verdict := self._verdicts.get(candidate)) is not None:
             return verdict is Verdict.INTERNATIONAL
-        number = _without_extension(candidate).replace("(0)", "")
-        digits = "".join((_ASCII_GROUPS if number.isascii() else _GROUPS).findall(number))
-        return self._international_verdict(number, digits) is Verdict.INTERNATIONAL
+        number, groups = _as_written(candidate)
+        return self._international_verdict(number, "".join(groups)) is Verdict.INTERNATIONAL
 
     def _international_verdict(self, number: str, digits: str) -> Verdict | None:
         """INTERNATIONAL or INVALID for a number written with "+", INTERNATIONAL for a valid one after "00",
@@ -446,6 +443,12 @@ class PhoneValidator:
         number = _without_extension(candidate)
         digits = (_ASCII_NON_DIGITS if number.isascii() else _NON_DIGITS).sub("", number)
         return self._everywhere.any_fits(digits)
+
+
+def _as_written(candidate: str) -> tuple[str, list[str]]:
+    """The candidate without its extension and a "(0)", and its groups of digits: what the verdicts read."""
+    number = _without_extension(candidate).replace("(0)", "")
+    return number, (_ASCII_GROUPS if number.isascii() else _GROUPS).findall(number)
 
 
 def _without_extension(candidate: str) -> str:

@@ -24,9 +24,7 @@ def fixed_ends(pattern: str, length: int) -> frozenset[int] | None:
     widths then follow from the length alone, each group taking as many digits as the groups after it leave
     (the regex is greedy).
     """
-    try:
-        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
-    except (AttributeError, re.error):  # pragma: no cover - another interpreter's `re`
+    if (parsed := _parsed(pattern)) is None:
         return None
     bounds = []
     for op, argument in parsed:
@@ -60,22 +58,27 @@ def width(pattern: str) -> tuple[int, int]:
 
     Uses the parser behind `re` (stable since Python 3.11); without it every format is tried.
     """
-    try:
-        return re._parser.parse(pattern).getwidth()  # type: ignore[attr-defined,no-any-return]
-    except (AttributeError, re.error):  # pragma: no cover - another interpreter's `re`
+    if (parsed := _parsed(pattern)) is None:
         return 0, 1 << 30
+    return parsed.getwidth()  # type: ignore[no-any-return]
 
 
 def first_digits(pattern: str) -> frozenset[str]:
     """The ASCII digits a match of the pattern can begin with, read from its parsed form; all ten where the
     pattern holds something this reading does not follow (numbering-plan patterns are digits, classes,
     groups, alternatives and repeats)."""
-    try:
-        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
-    except (AttributeError, re.error):  # pragma: no cover - another interpreter's `re`
+    if (parsed := _parsed(pattern)) is None:
         return ASCII_DIGITS
     first, _ = _first_of_sequence(list(parsed))
     return ASCII_DIGITS if first is None else frozenset(first)
+
+
+def _parsed(pattern: str) -> Any:
+    """The pattern as `re`'s parser reads it (stable since Python 3.11); None where that parser is not there."""
+    try:
+        return re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except (AttributeError, re.error):  # pragma: no cover - another interpreter's `re`
+        return None
 
 
 def _first_of_sequence(items: list[Any]) -> tuple[set[str] | None, bool]:
