@@ -6,6 +6,10 @@ batch's starts (TaskStarted) and skips are sent back to back and acknowledged to
 task of its own and publishes its turns and TaskFinished as soon as its tool is done, without waiting for the rest
 of its batch. At most ``concurrency`` records are taken and not yet done.
 
+The same call dispatched twice runs its tool once here (services/executor/core/repeats.py): a planner that dispatches
+at least once and died before its journal committed sends some attempts again, and the executor that took the
+first copy answers the repeat with the first copy's TaskStarted and, once done, its TaskFinished.
+
 A record is done once what it caused is acknowledged by Kafka. Offsets are committed per partition up to the oldest
 record not done, never past it, at most every ``commit_interval_s``: a crash re-delivers exactly the tasks that had
 not published a result, and perhaps some that had (the planner deduplicates by run, task and attempt).
@@ -38,11 +42,13 @@ from services.executor.core.admission import FinishedRuns, skip_reason
 from services.executor.core.limits import TaskLimits, clip_error
 from services.executor.core.offsets import InFlightOffsets
 from services.executor.core.perform import perform
+from services.executor.core.repeats import Repeat, TakenAttempts
 from services.executor.metrics import (
     attempt_span,
     observe_batch,
     observe_outcome,
     observe_overhead,
+    observe_repeat,
     observe_start,
 )
 from services.executor.settings import ExecutorSettings
@@ -125,8 +131,10 @@ class Executor:
         self._commit_lock = asyncio.Lock()
         self._running: set[asyncio.Task[None]] = set()
         self._finished_runs = FinishedRuns(settings.remember_finished_runs)
+        self._taken_attempts = TakenAttempts(settings.remember_attempts_bytes)
         self.handled = 0
         self.skipped = 0
+        self.repeats = 0
         self.failed_to_publish = 0
         self.batches = 0
         self.largest_batch = 0
@@ -147,6 +155,8 @@ class Executor:
             "in_flight": self.in_flight,
             "handled": self.handled,
             "skipped": self.skipped,
+            "repeats_answered": self.repeats,
+            "attempts_known": len(self._taken_attempts),
             "failed_to_publish": self.failed_to_publish,
             "finished_runs_known": len(self._finished_runs),
             "batches": self.batches,
@@ -269,7 +279,8 @@ class Executor:
             self._offsets.started(partition, record.offset)
 
         attempts: list[Attempt] = []
-        skips: list[tuple[Taken, Span, TurnRecorded]] = []
+        starts: list[tuple[Span, Event]] = []
+        skips: list[tuple[Taken, Span, list[Event]]] = []  # records that must not run, and what is sent instead
         for partition, record in records:
             taken = Taken(partition, record.offset, self._generations.get(partition, 0))
             task = await self._decode(record)
@@ -278,13 +289,17 @@ class Executor:
                 continue
             span = attempt_span(task, context_from_headers(record.headers))
             reason = skip_reason(task, now=self._now(), finished_runs=self._finished_runs)
-            if reason is None:
-                attempts.append(Attempt(task, taken, span, taken_at))
+            if reason is not None:
+                skips.append((taken, span, [self._skip_turn(task, reason)]))
+            elif (repeat := self._taken_attempts.repeat_of(task)) is not None:
+                skips.append((taken, span, self._answer_repeat(task, repeat)))
             else:
-                skips.append((taken, span, self._skip_turn(task, reason)))
+                attempts.append(Attempt(task, taken, span, taken_at))
+                starts.append((span, started := self._started(task)))
+                self._taken_attempts.started(task, started)  # a second copy in this very batch is a repeat too
 
-        starts = [(attempt.span, self._started(attempt.task)) for attempt in attempts]
-        sent = await self._send_in_spans([*starts, *((span, turn) for _, span, turn in skips)])
+        answers = [(span, event) for _, span, events in skips for event in events]
+        sent = await self._send_in_spans([*starts, *answers])
         for _, span, _ in skips:
             span.end()
         if skips:
@@ -387,8 +402,9 @@ class Executor:
             # The result cannot travel (larger than Kafka takes, or not encodable): the task fails with the reason.
             self.failed_to_publish += 1
             log.warning("%s could not publish the result of %s/%s: %r", self._name, task.run_id, task.task_id, error)
-            failure = self._failure(task, f"result could not be published: {type(error).__name__}: {error}")
-            await (await self._sender.send_all([failure]))
+            finished = self._failure(task, f"result could not be published: {type(error).__name__}: {error}")
+            await (await self._sender.send_all([finished]))
+        self._taken_attempts.finished(finished)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         running = asyncio.ensure_future(work)
@@ -440,6 +456,17 @@ class Executor:
         for partition in revoked:
             self._offsets.forget(partition)
             self._generations[partition] = self._generations.get(partition, 0) + 1
+
+    def _answer_repeat(self, task: TaskReady, repeat: Repeat) -> list[Event]:
+        """A repeated dispatch of a call taken here: its first copy's start and result (once there is one) go out
+        again, with a turn that says so; the tool is not called."""
+        self.repeats += 1
+        observe_repeat(finished=repeat.finished is not None)
+        answer = "its start and result" if repeat.finished is not None else "its start (it is still running)"
+        turn = self._skip_turn(
+            task, f"attempt {task.attempt} was dispatched again; this executor took it already and sends {answer} again"
+        )
+        return [turn, repeat.started, *([repeat.finished] if repeat.finished is not None else [])]
 
     def _skip_turn(self, task: TaskReady, reason: str) -> TurnRecorded:
         # Visible as a turn with the reason; no TaskFinished, so the planner's view of the attempt is unchanged.

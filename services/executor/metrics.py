@@ -57,6 +57,12 @@ OVERHEAD_SECONDS = Histogram(
 BATCH_RECORDS = Histogram(
     "genesis_executor_batch_records", "Records of tasks.ready taken in one poll", buckets=BATCH_BUCKETS
 )
+REPEATS_ANSWERED = Counter(
+    "genesis_executor_repeats_answered",
+    "Repeated dispatches of a call this executor had taken, answered with the first copy's start and result "
+    "instead of calling the tool again",
+    ["answer"],
+)
 _START_OVERHEAD = OVERHEAD_SECONDS.labels("start")
 _PUBLISH_OVERHEAD = OVERHEAD_SECONDS.labels("publish")
 
@@ -94,6 +100,10 @@ def observe_start(task: TaskReady) -> None:
 def observe_overhead(*, start_s: float, publish_s: float) -> None:
     _START_OVERHEAD.observe(start_s)
     _PUBLISH_OVERHEAD.observe(publish_s)
+
+
+def observe_repeat(*, finished: bool) -> None:
+    REPEATS_ANSWERED.labels("start and result" if finished else "start").inc()
 
 
 def observe_batch(records: int) -> None:

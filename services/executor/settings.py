@@ -22,6 +22,11 @@ class ExecutorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     drain_timeout_s: float = 30.0
     # Ids of finished or cancelled runs kept to skip their late tasks; the oldest are forgotten past this many.
     remember_finished_runs: int = 100_000
+    # The attempts taken here, with their start and result, so that the same call dispatched twice runs its tool once
+    # (a planner that dispatches at least once repeats dispatches after it dies): at most this many bytes, the oldest
+    # forgotten first; 64 MiB keeps about 60,000 small calls, 25 s at 2,500 tasks/s. A repeat comes within a
+    # planner's take-over, seconds after the first copy.
+    remember_attempts_bytes: int = 64 * 1024 * 1024
 
 
 def load_executor_settings() -> ExecutorSettings:

@@ -7,9 +7,11 @@ it is readable once the broker has appended it. The run's journal, the inputs' o
 (RunFinished included) still go in the transaction.
 
 What it costs: a planner that dies after a dispatch went out and before its journal committed does not know of the
-dispatch; the next owner replays the journal and dispatches the task again, so the tool may run twice (the run takes
-the first result of an attempt, as it does for any redelivered result). A dispatch Kafka refuses is handed back and
-goes in the transaction instead. docs/adr/0009-dispatch-guarantee.md has the trade and the figures.
+dispatch; the next owner replays the journal and dispatches the task again. The executor that took the first copy
+answers the repeat with the first copy's start and result without calling the tool
+(services/executor/core/repeats.py), so the tool runs twice only when the partition moved in between. A dispatch
+Kafka refuses is handed back and goes in the transaction instead. docs/adr/0009-dispatch-guarantee.md has the trade
+and the figures.
 """
 
 from __future__ import annotations

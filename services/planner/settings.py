@@ -66,7 +66,9 @@ class PlannerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # exactly_once: a dispatch is published in its input partition's transaction, with the run's journal, so no
     # attempt is ever dispatched twice. at_least_once: it is sent the moment the run emits it, ahead of the
     # transaction (a hop 1-3 ms shorter when idle, 5-8 ms under load); a planner that dies before its journal
-    # commits leaves the next owner to dispatch those tasks again, so a tool may run twice.
+    # commits leaves the next owner to dispatch those tasks again; the executor that took the first copy answers the
+    # repeat with its start and result (executor.remember_attempts_bytes), so a tool runs twice only if the
+    # partition moved in between.
     # services/planner/dispatch.py, docs/adr/0009.
     dispatch_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
 

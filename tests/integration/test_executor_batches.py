@@ -309,3 +309,52 @@ async def test_each_attempt_is_a_span_of_the_trace_its_task_carries_when_tasks_a
         # ...the attempt's execute_tool span, a child of the span the TaskReady came from.
         span = spans[int(carried_span, 16)]
         assert span.name == "execute_tool note" and span.parent.span_id == int(parent_span_id, 16)
+
+
+async def test_runs_a_call_once_and_answers_its_repeats_with_its_start_and_result_when_it_is_dispatched_again(
+    kafka_bootstrap: str, catalogue: Catalogue
+) -> None:
+    """Two copies in one batch (the tool still running when the second is taken), a third after the result, and the
+    same attempt with other arguments (a new owner whose state moved on): the tool runs once per call."""
+    tools = GatedTools()
+    run_id = f"batch-repeat-{uuid.uuid4().hex[:8]}"
+    first = task(run_id, "1", "gate", args={"value": "first"})
+    async with producer(kafka_bootstrap) as client:
+        for event in (first, first):
+            await send(client, catalogue, event, partition=0)
+    turns = catalogue.name(TURNS)
+    results = catalogue.name(TASKS_FINISHED)
+
+    def of_run(kind: type) -> list:
+        return [e for e in tail.events(results, kind) if e.run_id == run_id]
+
+    def repeats() -> list[TurnRecorded]:
+        return [e for e in tail.events(turns, TurnRecorded) if e.run_id == run_id and e.status == "error"]
+
+    async with (
+        tailing(kafka_bootstrap, results, turns) as tail,
+        running_executor(kafka_bootstrap, catalogue, tools, limits=TaskLimits()) as (executor, fatal),
+    ):
+        await tail.wait_for(lambda: len(of_run(TaskStarted)) == 2 and repeats(), WAIT_S, "the start, sent twice")
+        assert of_run(TaskFinished) == [] and tools.runs == {"first": 1}
+        tools.gate.set()
+        await tail.wait_for(lambda: of_run(TaskFinished), WAIT_S, "the result")
+        async with producer(kafka_bootstrap) as client:
+            await send(client, catalogue, first, partition=0)  # a later batch: the call has finished meanwhile
+            other = task(run_id, "1", "gate", args={"value": "other"})
+            await send(client, catalogue, other, partition=0)
+        await tail.wait_for(lambda: len(of_run(TaskFinished)) == 3, WAIT_S, "the result again, and the other's")
+        await committed_to_end(kafka_bootstrap, group_of(catalogue), [TopicPartition(catalogue.name(TASKS_READY), 0)])
+        assert fatal == [] and executor.stats()["repeats_answered"] == 2
+
+    assert tools.runs == {"first": 1, "other": 1}
+    # The first copy's events, sent again as they were (the same event ids), and the other call's own.
+    starts, ends = of_run(TaskStarted), of_run(TaskFinished)
+    assert sorted(Counter(start.event_id for start in starts).values()) == [1, 3]
+    assert sorted(Counter(end.event_id for end in ends).values()) == [1, 2]
+    assert sorted(end.result for end in ends) == ["first", "first", "other"]
+    assert [turn.error for turn in repeats()] == [
+        "skipped: attempt 1 was dispatched again; this executor took it already and sends its start (it is still"
+        " running) again",
+        "skipped: attempt 1 was dispatched again; this executor took it already and sends its start and result again",
+    ]

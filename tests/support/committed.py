@@ -1,5 +1,6 @@
 """What a read_committed consumer sees, for the fault tests: every record of a topic up to its current end, and the
-counts that say whether an effect was applied twice (TaskReady per (run, task, attempt), RunFinished per run)."""
+counts that say whether an effect was applied twice (TaskReady and TaskStarted per (run, task, attempt), RunFinished
+per run)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from collections import Counter
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas import RunFinished, TaskReady, decode_event
+from schemas import RunFinished, TaskReady, TaskStarted, decode_event
 from streams.broker import READ_COMMITTED
-from streams.catalogue import RUNS_FINISHED, TASKS_READY, Catalogue
+from streams.catalogue import RUNS_FINISHED, TASKS_FINISHED, TASKS_READY, Catalogue
 from streams.connection import client_options
 from streams.reading import topic_partitions
 
@@ -46,6 +47,15 @@ async def dispatch_counts(bootstrap: str, catalogue: Catalogue, *, committed: bo
     records = await read_all(bootstrap, catalogue.name(TASKS_READY), committed=committed)
     events = [decode_event(record.value) for record in records if record.value is not None]
     return Counter((e.run_id, e.task_id, e.attempt) for e in events if isinstance(e, TaskReady))
+
+
+async def start_counts(bootstrap: str, catalogue: Catalogue) -> Counter:
+    """Distinct TaskStarted per (run, task, attempt): how often an executor called each attempt's tool (an executor
+    answers a repeated dispatch with the first start again, the same event)."""
+    records = await read_all(bootstrap, catalogue.name(TASKS_FINISHED))
+    events = [decode_event(record.value) for record in records if record.value is not None]
+    starts = {(e.run_id, e.task_id, e.attempt, e.event_id) for e in events if isinstance(e, TaskStarted)}
+    return Counter((run_id, task_id, attempt) for run_id, task_id, attempt, _ in starts)
 
 
 async def finished_counts(bootstrap: str, catalogue: Catalogue) -> Counter:
