@@ -46,6 +46,7 @@ from schemas import (
     TurnRecorded,
 )
 from schemas.plan import Plan
+from services.planner.backlog import Backlog, sent_at
 from services.planner.changes import Changes
 from services.planner.core.errors import PlanError
 from services.planner.core.journal import AnswerRequested, ReplanRequested
@@ -148,6 +149,7 @@ class Planner:
         self._owed: dict[int, list[RawRecord]] = {}
         # Set while no partition is being taken over: inputs wait for their runs to be restored first.
         self._restored = asyncio.Event()
+        self._backlog = Backlog()  # inputs that waited while a partition taken over had no owner
         self._rebalances = 0  # partitions revoked so far: a batch polled before a revocation is checked again
         self._on_fatal = on_fatal or _log_fatal
         self._requests_topic = catalogue.name(RUNS_REQUESTED)
@@ -242,6 +244,8 @@ class Planner:
         polled = await self._consumer.getmany(
             timeout_ms=int(1000 * self.loops.beat_s), max_records=self._max_poll_records
         )
+        if not polled and self._backlog.clear():
+            self._wake.set()  # nothing more waited: ticks of the runs taken over go on
         generation = self._rebalances
         for partition, records in polled.items():
             for record in records:
@@ -279,10 +283,13 @@ class Planner:
         if delivery is not None:
             with self._trace_of(delivery.event, record):
                 self._telemetry.applied(delivery.event)
+                tp = TopicPartition(record.topic, record.partition)
                 try:
-                    await self._apply(delivery.event, record.partition)
+                    await self._apply(delivery.event, record.partition, self._backlog.judged_at(tp, record.timestamp))
                 except Exception as error:
                     await self._inbox.reject(delivery, error)
+                if self._backlog.applied(tp, record.offset):
+                    self._wake.set()
         if record.topic == self._requests_topic and record.partition in self._drafting_on.values():
             self._held[record.partition] = max(record.offset, self._held.get(record.partition, -1))
         else:
@@ -322,8 +329,13 @@ class Planner:
         return self.policy
 
     async def _apply(
-        self, event: RunRequested | RunCancelRequested | TaskStarted | TaskFinished, partition: int
+        self,
+        event: RunRequested | RunCancelRequested | TaskStarted | TaskFinished,
+        partition: int,
+        as_of: datetime | None = None,
     ) -> None:
+        """``as_of``: the time the input's leases and deadline are judged at, when not now (services/planner/
+        backlog.py)."""
         if isinstance(event, RunRequested):
             self._start_run(event, partition)
             return
@@ -345,9 +357,9 @@ class Planner:
         if isinstance(event, RunCancelRequested):
             emitted = state.on_cancel(event, now)
         elif isinstance(event, TaskStarted):
-            emitted = state.on_task_started(event, now)
+            emitted = state.on_task_started(event, now, as_of=as_of)
         else:
-            emitted = state.on_task_finished(with_result_marker(event), now)
+            emitted = state.on_task_finished(with_result_marker(event), now, as_of=as_of)
         if len(state.history) > before:  # facts that change nothing (redeliveries, stale attempts) are not journaled
             # A start that unlocks nothing can wait for the next flush: a transaction of its own would hold back the
             # result that follows it (zero-latency tools finish within the same millisecond).
@@ -631,14 +643,16 @@ class Planner:
     async def _tick_step(self) -> None:
         wakeup = self.runs.next_wakeup()
         timeout = self.loops.beat_s
-        if wakeup is not None:
+        if wakeup is not None and not self._backlog:  # while a backlog is read, ticks wait for it (or a beat)
             timeout = min(timeout, max(0.0, (wakeup - self._now()).total_seconds()))
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
-        now = self._now()
+        now, held = self._now(), time.monotonic()
         for state in self.runs.due(now):
-            if emitted := state.on_tick(now):
+            if self._backlog.holds(self.runs.partition_of(state.run_id) or 0, held):
+                self.runs.schedule(state)  # judged by the clock once the inputs that waited are read
+            elif emitted := state.on_tick(now):
                 self._record(state, emitted)
             else:
                 self.runs.schedule(state)
@@ -705,8 +719,14 @@ class Planner:
                         self.runs.release(key.decode("utf-8", "surrogateescape"))  # known from now on: not run again
                     remembered += len(records)
                     continue
+                last_commit = None
                 if (offsets := records.pop(OFFSETS_KEY, None)) is not None:
-                    self._resume_inputs(tp.partition, offsets.value)
+                    inputs = self._resume_inputs(tp.partition, offsets.value)
+                    if inputs and self._consumer is not None:
+                        ends = await self._consumer.end_offsets(list(inputs))
+                        until = time.monotonic() + self._restore_timeout_s
+                        if self._backlog.start(tp.partition, inputs, ends, until):
+                            last_commit = sent_at(offsets.timestamp)
                 values = {key: record.value for key, record in records.items()}
                 for run_id, journal in group_journal(values).items():
                     try:
@@ -722,8 +742,9 @@ class Planner:
                     self.runs.hold(state, tp.partition, cursor)
                     self._resume_stages(state)
                     restored += 1
-                    # The journal may end just after a result was applied: decide again what it unlocks.
-                    if emitted := state.on_tick(self._now()):
+                    # The journal may end just after a result was applied: decide again what it unlocks, judging
+                    # leases at the previous owner's last commit while the inputs that waited since are unread.
+                    if emitted := state.on_tick(self._now(), as_of=last_commit):
                         self._record(state, emitted)
             log.info(
                 "%s took partitions %s over in %.1f s: %d runs restored, %d finished runs remembered, "
@@ -736,7 +757,7 @@ class Planner:
                 dead,
             )
 
-    def _resume_inputs(self, partition: int, value: bytes | None) -> None:
+    def _resume_inputs(self, partition: int, value: bytes | None) -> dict[TopicPartition, int]:
         """Read the partition's inputs on from the offsets its last transaction journaled (not from the group's
         committed offsets, which only serve lag tools). Offsets that do not decode are logged and ignored: the
         group's offsets, never ahead of them, are then used, and inputs read twice are deduplicated as always."""
@@ -744,13 +765,14 @@ class Planner:
             offsets = decode_offsets(value or b"")
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
             log.error("%s ignores the journaled input offsets of partition %d: %s", self._name, partition, error)
-            return
+            return {}
         inputs = {tp: offset for tp, offset in offsets.items() if tp.partition == partition}
         self._transactions.resume(partition, inputs)
         assigned = self._consumer.assignment() if self._consumer is not None else set()
         for tp, offset in inputs.items():
             if tp in assigned:
                 self._consumer.seek(tp, offset)
+        return {tp: offset for tp, offset in inputs.items() if tp in assigned}
 
     async def _dead_letter_journal(self, run_id: str, partition: int, records: list, error: Exception) -> None:
         """Park a run's journal that cannot be replayed (the records that do not decode, or all of them when each
@@ -785,6 +807,7 @@ class Planner:
                     "%s could not flush before giving up partitions %s: %r", self._name, sorted(partitions), error
                 )
             self.runs.drop_partitions(partitions)
+            self._backlog.drop(partitions)
             await self._transactions.release(partitions)
 
 

@@ -189,20 +189,21 @@ class RunState:
     def max_attempts(self) -> int:
         return max(1, self.policy.max_attempts)
 
-    def on_task_finished(self, event: TaskFinished, now: datetime) -> list[Event]:
-        """Apply an executor's result (the first one per task wins) and return what it unlocks; [] when ignored."""
+    def on_task_finished(self, event: TaskFinished, now: datetime, *, as_of: datetime | None = None) -> list[Event]:
+        """Apply an executor's result (the first one per task wins) and return what it unlocks; [] when ignored.
+        ``as_of``: the time leases and the deadline are judged at, when not ``now`` (see ``_advance``)."""
         if not self._accepts(event):
             return []
         self._fold(event)
-        return self._advance(now)
+        return self._advance(now, as_of)
 
-    def on_task_started(self, event: TaskStarted, now: datetime) -> list[Event]:
+    def on_task_started(self, event: TaskStarted, now: datetime, *, as_of: datetime | None = None) -> list[Event]:
         """An executor began the running attempt: its lease now runs from the start; [] when stale or repeated."""
         if event.run_id != self.run_id or self.finished:
             return []
         before = len(self.history)
         self._fold(event)
-        return self._advance(now) if len(self.history) > before else []
+        return self._advance(now, as_of) if len(self.history) > before else []
 
     def on_cancel(self, event: RunCancelRequested, now: datetime) -> list[Event]:
         """End the run as cancelled: tasks not started are skipped; [] when it has finished already."""
@@ -232,8 +233,8 @@ class RunState:
         self._emit(out, decide_replan(self, task_id, subplan, problem, self._envelope(now), tokens=tokens))
         return out + self._advance(now)
 
-    def on_tick(self, now: datetime) -> list[Event]:
-        return self._advance(now)
+    def on_tick(self, now: datetime, *, as_of: datetime | None = None) -> list[Event]:
+        return self._advance(now, as_of)
 
     def with_status(self, status: str) -> frozenset[str]:
         """The ids of the tasks in ``status`` now (from the index, without a scan)."""
@@ -357,7 +358,12 @@ class RunState:
 
     # -- decide: what the state owes, as events -----------------------------------------------------------------
 
-    def _advance(self, now: datetime) -> list[Event]:
+    def _advance(self, now: datetime, as_of: datetime | None = None) -> list[Event]:
+        """``as_of`` (at most ``now``) is the time leases and the deadline are judged at, when that is not now: a
+        planner that takes a partition over reads the inputs that waited while it had no owner, and judges each at
+        the time it was sent. Otherwise the first of them would expire leases whose results are next in line and
+        run those tasks again. What is emitted is stamped ``now``."""
+        judged = now if as_of is None else min(as_of, now)
         out: list[Event] = []
         if self.finished:
             return out
@@ -369,10 +375,10 @@ class RunState:
                 self._emit(out, finished_event(self, self._envelope(now)))
             return out
         # Results that arrive after the deadline but complete the run still make it a normal finish.
-        if now >= self.deadline_at and not self._all_settled():
+        if judged >= self.deadline_at and not self._all_settled():
             self._time_out(now, out)
             return out
-        self._expire_leases(now, out)
+        self._expire_leases(now, out, judged)
         self._schedule_retries(now, out)
         self._redispatch_due(now, out)
         for event in requests_owed(self, now, lambda: self._envelope(now)):
@@ -417,10 +423,10 @@ class RunState:
         found = [task_id for status in statuses for task_id in self._by_status[status]]
         return sorted(found, key=self.dag.rank(tallest_first=False).__getitem__) if len(found) > 1 else found
 
-    def _expire_leases(self, now: datetime, out: list[Event]) -> None:
+    def _expire_leases(self, now: datetime, out: list[Event], judged: datetime) -> None:
         for task_id in self._in_order("running"):
             progress = self.tasks[task_id]
-            if progress.lease_expires_at is not None and progress.lease_expires_at <= now:
+            if progress.lease_expires_at is not None and progress.lease_expires_at <= judged:
                 attempt = progress.attempt
                 what = "no result within lease" if progress.started else "no executor started it in time"
                 reason = (

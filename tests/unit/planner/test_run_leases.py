@@ -144,3 +144,36 @@ def test_run_tokens_count_the_answer_s_model_call_when_the_llm_writes_the_answer
     assert finished.metrics.tokens == state.tokens == 15 + 33
     replayed = RunState.replay(decode_journal(encode_journal(state.history)))
     assert replayed == state and replayed.outcome == finished
+
+
+def test_results_that_waited_for_a_new_owner_are_applied_when_judged_at_the_time_they_were_sent() -> None:
+    # Tasks 1 and 3 started at 1 and 2 (leases to 13 and 14) and sent their results at 3 and 4; nobody read them
+    # until a new owner took the partition over at 20. Each is judged at the time it was sent.
+    state, _ = start(CHAIN)
+    state.on_task_started(started("1", 1), at(1))
+    state.on_task_started(started("3", 2), at(2))
+    first = state.on_task_finished(ok("3", started_s=2, finished_s=3), at(20), as_of=at(3))
+    second = state.on_task_finished(ok("1", started_s=1, finished_s=4), at(20), as_of=at(4))
+    assert of_type(first + second, TaskLeaseExpired) == []
+    assert state.tasks["1"].status == state.tasks["3"].status == "succeeded" and dispatched(second) == ["2"]
+    [ready] = of_type(second, TaskReady)
+    assert ready.occurred_at == at(20) and ready.start_by == at(30)  # what it emits is stamped now
+    assert RunState.replay(state.history) == state
+
+
+def test_a_result_that_waited_is_lost_to_an_expired_lease_when_the_input_before_it_is_judged_by_the_clock() -> None:
+    state, _ = start(CHAIN)
+    state.on_task_started(started("1", 1), at(1))
+    state.on_task_started(started("3", 2), at(2))
+    expired = of_type(state.on_task_finished(ok("3", started_s=2, finished_s=3), at(20)), TaskLeaseExpired)
+    assert [event.task_id for event in expired] == ["1"]  # its result, next in line, now belongs to attempt 1
+    assert state.on_task_finished(ok("1", started_s=1, finished_s=4), at(20)) == []
+
+
+def test_lease_expires_on_a_later_input_when_it_ran_out_before_that_input_was_sent() -> None:
+    state, _ = start(CHAIN)
+    state.on_task_started(started("1", 1), at(1))
+    state.on_task_started(started("3", 2), at(20), as_of=at(2))
+    expired = of_type(state.on_tick(at(20), as_of=at(13.5)), TaskLeaseExpired)  # task 1: no result by 1 + 12
+    assert [(event.task_id, event.occurred_at) for event in expired] == [("1", at(20))]
+    assert RunState.replay(state.history) == state
