@@ -74,6 +74,7 @@ from streams.tracing import RUN_TRACES, context_from_headers
 from streams.transactions import OFFSETS_KEY, PartitionLost, PartitionTransactions, decode_offsets, key_partition
 
 log = logging.getLogger(__name__)
+BACKLOG_TICK_S = 0.05  # how often due runs are looked at while a take-over's backlog holds some of them back
 OFFSET_REPORT_INTERVAL_S = 5.0
 
 
@@ -241,10 +242,11 @@ class Planner:
 
     async def _consume_step(self) -> None:
         assert self._consumer is not None
+        epoch = self._backlog.epoch
         polled = await self._consumer.getmany(
             timeout_ms=int(1000 * self.loops.beat_s), max_records=self._max_poll_records
         )
-        if not polled and self._backlog.clear():
+        if not polled and self._backlog.clear(polled_since=epoch):
             self._wake.set()  # nothing more waited: ticks of the runs taken over go on
         generation = self._rebalances
         for partition, records in polled.items():
@@ -643,14 +645,17 @@ class Planner:
     async def _tick_step(self) -> None:
         wakeup = self.runs.next_wakeup()
         timeout = self.loops.beat_s
-        if wakeup is not None and not self._backlog:  # while a backlog is read, ticks wait for it (or a beat)
-            timeout = min(timeout, max(0.0, (wakeup - self._now()).total_seconds()))
+        if wakeup is not None:
+            # While a backlog is read, the runs it holds stay due: wait a little between looks rather than spin.
+            at_least = BACKLOG_TICK_S if self._backlog else 0.0
+            timeout = min(timeout, max(at_least, (wakeup - self._now()).total_seconds()))
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
         now, held = self._now(), time.monotonic()
         for state in self.runs.due(now):
-            if self._backlog.holds(self.runs.partition_of(state.run_id) or 0, held):
+            partition = self.runs.partition_of(state.run_id)
+            if partition is not None and self._backlog.holds(partition, held):
                 self.runs.schedule(state)  # judged by the clock once the inputs that waited are read
             elif emitted := state.on_tick(now):
                 self._record(state, emitted)

@@ -24,6 +24,7 @@ class Backlog:
     def __init__(self) -> None:
         self._ends: dict[TopicPartition, int] = {}  # inputs still behind the end they had at the take-over
         self._until: dict[int, float] = {}  # per partition: when to stop holding back (monotonic seconds)
+        self.epoch = 0  # take-overs so far: a poll that began before the last one says nothing of its backlog
 
     def start(
         self, partition: int, positions: dict[TopicPartition, int], ends: dict[TopicPartition, int], until: float
@@ -31,6 +32,7 @@ class Backlog:
         """The partition was taken over with its inputs at ``positions``, ending at ``ends``; True when some input
         is behind."""
         behind = {tp: end for tp, end in ends.items() if positions.get(tp, end) < end}
+        self.epoch += 1
         self._ends.update(behind)
         if behind:
             self._until[partition] = until
@@ -59,8 +61,11 @@ class Backlog:
             return False
         return True
 
-    def clear(self) -> bool:
-        """A poll found nothing more to read: every backlog is read as far as it can be. True when one was held."""
+    def clear(self, *, polled_since: int) -> bool:
+        """A poll that began at epoch ``polled_since`` found nothing to read: when no take-over began since, every
+        backlog is read as far as it can be. True when one was held and is released."""
+        if polled_since != self.epoch:
+            return False
         held = bool(self._until)
         self._ends.clear()
         self._until.clear()

@@ -47,9 +47,17 @@ def test_releases_the_partition_when_the_last_input_that_waited_is_applied() -> 
     assert not backlog.applied(RESULTS, 15)  # read on as usual
 
 
-def test_releases_every_partition_when_a_poll_finds_nothing_more() -> None:
+def test_releases_every_partition_when_a_poll_that_began_after_the_take_over_finds_nothing() -> None:
     backlog = taken_over()
-    assert backlog.clear() and not backlog.holds(2, 0.0) and not backlog.clear()
+    assert backlog.clear(polled_since=backlog.epoch) and not backlog.holds(2, 0.0)
+    assert not backlog.clear(polled_since=backlog.epoch)
+
+
+def test_keeps_holding_when_the_empty_poll_began_before_the_take_over() -> None:
+    backlog = Backlog()
+    polled_since = backlog.epoch
+    backlog.start(2, {RESULTS: 10}, {RESULTS: 15}, until=100.0)
+    assert not backlog.clear(polled_since=polled_since) and backlog.holds(2, 0.0)
 
 
 def test_releases_the_partition_when_its_bound_has_passed() -> None:
