@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 from configs.settings import load_section
@@ -26,7 +28,7 @@ class ExecutorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     # (a planner that dispatches at least once repeats dispatches after it dies): at most this many bytes, the oldest
     # forgotten first; 64 MiB keeps about 60,000 small calls, 25 s at 2,500 tasks/s. A repeat comes within a
     # planner's take-over, seconds after the first copy.
-    remember_attempts_bytes: int = 64 * 1024 * 1024
+    remember_attempts_bytes: Annotated[int, msgspec.Meta(ge=64 * 1024)] = 64 * 1024 * 1024
 
 
 def load_executor_settings() -> ExecutorSettings:
