@@ -652,10 +652,10 @@ class Planner:
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
-        now, held = self._now(), time.monotonic()
+        now, monotonic_now = self._now(), time.monotonic()
         for state in self.runs.due(now):
             partition = self.runs.partition_of(state.run_id)
-            if partition is not None and self._backlog.holds(partition, held):
+            if partition is not None and self._backlog.holds(partition, monotonic_now):
                 self.runs.schedule(state)  # judged by the clock once the inputs that waited are read
             elif emitted := state.on_tick(now):
                 self._record(state, emitted)
@@ -774,10 +774,10 @@ class Planner:
         inputs = {tp: offset for tp, offset in offsets.items() if tp.partition == partition}
         self._transactions.resume(partition, inputs)
         assigned = self._consumer.assignment() if self._consumer is not None else set()
-        for tp, offset in inputs.items():
-            if tp in assigned:
-                self._consumer.seek(tp, offset)
-        return {tp: offset for tp, offset in inputs.items() if tp in assigned}
+        resumed = {tp: offset for tp, offset in inputs.items() if tp in assigned}
+        for tp, offset in resumed.items():
+            self._consumer.seek(tp, offset)
+        return resumed
 
     async def _dead_letter_journal(self, run_id: str, partition: int, records: list, error: Exception) -> None:
         """Park a run's journal that cannot be replayed (the records that do not decode, or all of them when each

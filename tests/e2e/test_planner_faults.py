@@ -109,6 +109,18 @@ def assert_exactly_once(dispatches: Counter, finished: Counter, run_ids: list[st
             assert attempts == list(range(1, len(attempts) + 1)) and attempts, (run_id, task, attempts)
 
 
+def batch_figures(submitted: int, outcomes: dict[str, RunFinished], dispatches: Counter) -> dict[str, int]:
+    """What every fault test reports of its batch: runs finished and lost, attempts dispatched twice, and attempts
+    dispatched again (a second attempt of a task) for the batch's runs."""
+    return {
+        "runs_submitted": submitted,
+        "finished": len(outcomes),
+        "lost": submitted - len(outcomes),
+        "dispatched_twice": sum(count > 1 for count in dispatches.values()),
+        "attempts_after_the_first": sum(attempt > 1 for (run, _, attempt) in dispatches if run in outcomes),
+    }
+
+
 async def topics_ready(bootstrap: str, catalogue: Catalogue) -> None:
     """Until every topic the fixture created is described by the broker (metadata of new topics lags a moment)."""
     async with asyncio.timeout(START_S):
@@ -193,13 +205,9 @@ async def test_every_run_finishes_once_and_no_attempt_is_dispatched_twice_when_t
     uncommitted = await dispatch_counts(kafka_bootstrap, catalogue, committed=False)
     report(
         "planner SIGKILL",
-        runs_submitted=RUNS,
+        **batch_figures(RUNS, outcomes, dispatches),
         in_flight_at_kill=in_flight,
-        finished=len(outcomes),
-        lost=RUNS - len(outcomes),
-        dispatched_twice=sum(count > 1 for count in dispatches.values()),
         aborted_dispatches=sum(uncommitted.values()) - sum(dispatches.values()),
-        attempts_after_the_first=sum(attempt > 1 for (run, _, attempt) in dispatches if run in outcomes),
         first_finish_after_kill_s=round(recovered_s, 1),
         all_finished_after_kill_s=round(all_done_s, 1),
         repeated_request_reran=finished[again] - 1,
@@ -238,13 +246,9 @@ async def test_every_run_finishes_once_and_no_attempt_runs_twice_when_the_planne
     }
     report(
         "planner SIGKILL, at-least-once dispatch",
-        runs_submitted=RUNS,
+        **batch_figures(RUNS, outcomes, dispatches),
         in_flight_at_kill=in_flight,
-        finished=len(outcomes),
-        lost=RUNS - len(outcomes),
-        dispatched_twice=sum(count > 1 for count in dispatches.values()),
         started_twice=sum(count > 1 for count in starts.values()),
-        attempts_after_the_first=sum(attempt > 1 for (run, _, attempt) in dispatches if run in outcomes),
         all_finished_after_kill_s=round(all_done_s, 1),
     )
 
@@ -280,10 +284,7 @@ async def test_zombie_planner_writes_nothing_visible_when_it_resumes_after_losin
     fenced = zombie.log().count("was fenced")
     report(
         "zombie planner",
-        runs_submitted=2 * RUNS,
-        finished=len(outcomes),
-        lost=2 * RUNS - len(outcomes),
-        dispatched_twice=sum(count > 1 for count in dispatches.values()),
+        **batch_figures(2 * RUNS, outcomes, dispatches),
         aborted_dispatches=sum(uncommitted.values()) - sum(dispatches.values()),
         zombie_fenced_log_lines=fenced,
         all_finished_after_stop_s=round(takeover_s, 1),
@@ -332,10 +333,7 @@ async def test_other_runs_of_the_partition_restore_when_a_journal_record_does_no
     assert_exactly_once(dispatches, finished, list(outcomes))
     report(
         "poison journal record",
-        runs_submitted=RUNS,
-        finished=len(outcomes),
-        lost=RUNS - len(outcomes),
-        dispatched_twice=sum(count > 1 for count in dispatches.values()),
+        **batch_figures(RUNS, outcomes, dispatches),
         dead_lettered=len(dead),
         all_finished_after_kill_s=round(recovered_s, 1),
     )

@@ -42,8 +42,8 @@ def call_of(task: TaskReady) -> bytes:
 class Taken:
     call: bytes
     started: TaskStarted
+    size: int  # what the entry counts against the bound: ENTRY_BYTES, the call and, once there, the result
     finished: TaskFinished | None = None
-    size: int = ENTRY_BYTES
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class TakenAttempts:
     def started(self, task: TaskReady, started: TaskStarted) -> None:
         """``task`` runs here now, announced by ``started`` (a different call under the same key replaces it)."""
         call = call_of(task)
-        self._put(attempt_key(task), Taken(call, started, size=ENTRY_BYTES + len(call)))
+        self._put(attempt_key(task), Taken(call, started, ENTRY_BYTES + len(call)))
 
     def finished(self, finished: TaskFinished) -> None:
         """The attempt ended with ``finished`` (nothing to do when it was forgotten meanwhile)."""
