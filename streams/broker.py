@@ -75,8 +75,8 @@ def consumer_options(
 
 # For readers that may trail by a fraction of a second (the warehouse): under load a fetch waits to fill 64 KiB (at
 # most 200 ms) instead of returning a few records, so there are fewer fetches to make, answer and decode. The
-# dispatch path (planner, executors) and the console's live pages keep the defaults: a fetch returns as soon as a
-# record is there.
+# console's live feed waits the same way, for at most console.feed_batch_wait_ms. The dispatch path (planner,
+# executors) keeps the defaults: a fetch returns as soon as a record is there.
 TRAILING_READER = {"fetch_min_bytes": 64 * 1024, "fetch_max_wait_ms": 200}
 
 

@@ -40,10 +40,14 @@ async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
 
 
 @contextlib.asynccontextmanager
-async def groupless_consumer(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
+async def groupless_consumer(bootstrap: str, **fetch_options: int) -> AsyncIterator[AIOKafkaConsumer]:
     # read_committed: what an aborted or fenced transaction wrote is never read back (see streams/broker.py).
     consumer = AIOKafkaConsumer(
-        **client_options(bootstrap), enable_auto_commit=False, group_id=None, isolation_level=READ_COMMITTED
+        **client_options(bootstrap),
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level=READ_COMMITTED,
+        **fetch_options,
     )
     await consumer.start()
     try:

@@ -53,6 +53,7 @@ class ConsoleService:
             hub,
             build_scrubber(warehouse.scrub_pii),
             lookback_s=settings.lookback_s,
+            batch_wait_ms=settings.feed_batch_wait_ms,
             now=utc_now,
         )
         self.console = Console(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 from configs.settings import load_section
@@ -13,6 +15,9 @@ class ConsoleSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     port: int = 8080
     # At start the live feed reads the event topics from this long ago, so runs already going are shown whole.
     lookback_s: float = 900.0
+    # The live feed's reads wait up to this long to gather 64 KiB of events (0: each read returns the moment an event
+    # is there). Pages then move in steps of at most this, and the console wakes ~10 times a second, not per event.
+    feed_batch_wait_ms: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 100
     # Finished runs kept in memory for their pages; older ones are read from the warehouse.
     keep_finished: int = 500
     # The SQL box returns at most this many rows (the CSV too).

@@ -155,7 +155,9 @@ async def test_console_watches_a_submitted_run_answers_sql_and_shows_errors_when
     assert history["4"][0] in ("waiting", "ready"), history
     assert history["6"][-1] == "failed" and history["7"][-1] == "skipped", history
     ms = [entry["ms"] for entry in latencies]
-    assert len(ms) >= 10, latencies  # the page was updated live, event by event
+    # The page was updated live: events of one feed read (console.feed_batch_wait_ms) come as one update, and the
+    # plan's events fall at six or more moments at least 0.4 s apart (starts, the retry, each sleep's end, the run's).
+    assert len(ms) >= 6, latencies
     report = {
         "updates": len(ms),
         "median_ms": round(statistics.median(ms), 1),
