@@ -20,6 +20,7 @@ from aiokafka import TopicPartition
 from schemas import UndecodableEvent, UnknownEvent, decode_event
 from services.console.core.board import Board
 from services.console.hub import Hub
+from streams.broker import TRAILING_READER
 from streams.catalogue import Catalogue
 from streams.reading import groupless_consumer, topic_partitions
 
@@ -77,7 +78,7 @@ class LiveFeed:
         ]
         # The console shares the CPU (and the broker) with the dispatch path: each wake-up per event took a turn
         # from the hops in flight (docs/BENCHMARKS.md, fifth pass).
-        fetch = {"fetch_min_bytes": 64 * 1024, "fetch_max_wait_ms": self._batch_wait_ms} if self._batch_wait_ms else {}
+        fetch = {**TRAILING_READER, "fetch_max_wait_ms": self._batch_wait_ms} if self._batch_wait_ms else {}
         async with groupless_consumer(self._bootstrap, **fetch) as consumer:
             consumer.assign(partitions)
             await self._seek(consumer, partitions)
