@@ -98,10 +98,11 @@ class LiveFeed:
     async def _seek(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         since_ms = int((self._now() - self._lookback).timestamp() * 1000)
         fresh = [partition for partition in partitions if partition not in self._positions]
+        # Where each partition ends is asked first: a partition with nothing since ``since_ms`` is then read from
+        # that end, and whatever is sent after it is read too (sent before the search by time, it is found by it).
+        # seek_to_end would settle the position only at the first fetch, skipping what was sent in between.
+        ends = await consumer.end_offsets(fresh) if fresh else {}
         found = await consumer.offsets_for_times(dict.fromkeys(fresh, since_ms)) if fresh else {}
-        # Nothing that recent: only what comes next, from the end as it is now. (seek_to_end would settle the
-        # position at the first fetch, skipping whatever was sent in between.)
-        ends = await consumer.end_offsets([partition for partition in fresh if found.get(partition) is None])
         for partition in partitions:
             if partition in self._positions:
                 consumer.seek(partition, self._positions[partition])
