@@ -27,7 +27,7 @@ from services.runtime.health import tasks_running
 from services.warehouse.core.batch import Batch, Partition
 from services.warehouse.core.prepare import PreparedBatch
 from services.warehouse.settings import WarehouseSettings
-from services.warehouse.snapshots import every_day, write_snapshot
+from services.warehouse.snapshots import Snapshots
 from services.warehouse.store import WarehouseStore
 from services.warehouse.writer import BatchWriter
 from streams.broker import TRAILING_READER, group_consumer
@@ -73,6 +73,7 @@ class Warehouse:
         self._consumer: AIOKafkaConsumer | None = None
         self._consuming: asyncio.Task[None] | None = None
         self._snapshotting: asyncio.Task[None] | None = None
+        self._snapshots = Snapshots(settings.snapshot_dir)
         self._stopped = asyncio.Event()
         self._failed = False  # a batch could not be written: nothing more is written, the process exits
         self._kafka_committed: dict[Partition, int] = {}
@@ -239,7 +240,7 @@ class Warehouse:
 
     async def _snapshot_loop(self) -> None:
         """Snapshot what changed, then wait for the interval or the stop; stop() takes the last snapshot itself."""
-        pending = await self._writer.in_database(every_day, self._store.connection)
+        pending: dict[str, set[date]] = {}
         while not self._stopped.is_set():
             touched = self._writer.take_touched()
             for table, days in pending.items():
@@ -255,13 +256,14 @@ class Warehouse:
             self._writer.touched[table] |= days
 
     async def _snapshot(self, touched: dict[str, set[date]]) -> bool:
-        """Rewrite the touched partitions on a cursor of their own, so ingest goes on meanwhile; False on failure."""
-        if not any(touched.values()):
+        """Export what changed (services/warehouse/snapshots.py) on a cursor of its own, so ingest goes on meanwhile;
+        False on failure."""
+        if self._snapshots.started and not any(touched.values()):
             return True
         try:
             cursor = await self._writer.in_database(self._store.connection.cursor)
             try:
-                written = await asyncio.to_thread(write_snapshot, cursor, self._settings.snapshot_dir, touched)
+                written = await asyncio.to_thread(self._snapshots.write, cursor, touched)
             finally:
                 cursor.close()
         except Exception:

@@ -17,7 +17,7 @@ import duckdb
 
 from services.warehouse.core.tables import EVENT_TABLES
 from services.warehouse.settings import WarehouseSettings
-from services.warehouse.snapshots import FILE_NAME
+from services.warehouse.snapshots import snapshot_files
 from services.warehouse.sql import script
 
 
@@ -88,11 +88,11 @@ def snapshot_reader(root: Path, source: str) -> Reader:
     """An in-memory database over the snapshot files; tables without files yet are empty."""
     connection = duckdb.connect()
     for spec in EVENT_TABLES:
-        files = root / spec.name / "day=*" / FILE_NAME
-        if any((root / spec.name).glob(f"day=*/{FILE_NAME}")):
-            pattern = str(files).replace("'", "''")
+        files = snapshot_files(root, spec.name)
+        if files:
+            listed = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
             connection.execute(
-                f"CREATE VIEW {spec.name} AS SELECT * FROM read_parquet('{pattern}', "
+                f"CREATE VIEW {spec.name} AS SELECT * FROM read_parquet([{listed}], "
                 # union_by_name: days snapshotted before a column was added (trace ids) read as nulls there.
                 "hive_partitioning = true, hive_types = {'day': DATE}, union_by_name = true)"
             )
@@ -105,7 +105,7 @@ def snapshot_reader(root: Path, source: str) -> Reader:
 
 
 def _newest_snapshot(root: Path) -> float | None:
-    times = [path.stat().st_mtime for path in root.glob(f"*/day=*/{FILE_NAME}")] if root.exists() else []
+    times = [path.stat().st_mtime for path in root.glob("*/day=*/*.parquet")] if root.exists() else []
     return max(times, default=None)
 
 

@@ -17,7 +17,10 @@ Not a timed test: the figures depend on the machine. What is measured:
            dispatched and finished within one batch; --as-consumed orders them as a consumer reading the
            topics' backlog gets them (partition by partition, a fetch at a time), which splits every attempt
            over two batches and makes the second an update of the row the first inserted.
-  snapshot One full Parquet snapshot of every table and day (what the service writes after a restart).
+  snapshot One full Parquet snapshot of every table and day (what the service writes after a restart); then,
+           once the rows of --tail-runs more runs are appended (copies of the last runs under new ids: about 5 s of
+           `genesis bench load`'s runs), the next snapshot as the service writes it (a part per table and day)
+           side by side with rewriting every day whole (how each snapshot was written before parts).
   queries  Every documented analyst query (services/warehouse/sql/examples.sql), against the DuckDB file opened
            read-only (no writer running) and against the snapshots (how analysts read while the writer runs):
            the first (cold) run and the median of the next --repeat runs.
@@ -44,7 +47,7 @@ from services.warehouse.bootstrap import build_preparer
 from services.warehouse.core.batch import Batch, RawRecord
 from services.warehouse.query import Reader, snapshot_reader
 from services.warehouse.settings import WarehouseSettings
-from services.warehouse.snapshots import every_day, write_snapshot
+from services.warehouse.snapshots import SNAPSHOT_TABLES, Snapshots
 from services.warehouse.sql import named_statements
 from services.warehouse.store import WarehouseStore
 from services.warehouse.tuning import tune_process_for_ingest
@@ -92,6 +95,31 @@ async def ingest(records: list[RawRecord], settings: WarehouseSettings) -> tuple
     return elapsed, time.perf_counter() - closing
 
 
+def time_next_snapshot(connection: duckdb.DuckDBPyConnection, snapshots: Snapshots, root: Path, runs: int) -> None:
+    """The snapshot after ``runs`` more runs' rows, written in parts, against every day rewritten whole."""
+    connection.execute(f"CREATE TEMP TABLE again AS SELECT run_id FROM runs ORDER BY rowid DESC LIMIT {runs}")
+    appended = 0
+    for table in SNAPSHOT_TABLES:
+        columns = {row[0] for row in connection.execute(f"DESCRIBE {table}").fetchall()}
+        if "run_id" not in columns:
+            continue
+        renamed = ", ".join(f"{column} || '~' AS {column}" for column in ("run_id", "event_id") if column in columns)
+        appended += connection.execute(
+            f"INSERT INTO {table} SELECT * REPLACE ({renamed}) FROM {table} WHERE run_id IN (SELECT run_id FROM again)"
+        ).fetchone()[0]
+    days = {row[0] for row in connection.execute("SELECT DISTINCT day FROM runs WHERE run_id LIKE '%~'").fetchall()}
+    started = time.perf_counter()
+    files = snapshots.write(connection.cursor(), {"runs": days})
+    in_parts = time.perf_counter() - started
+    started = time.perf_counter()
+    whole = Snapshots(root / "whole-days").write(connection.cursor())
+    rewritten = time.perf_counter() - started
+    console.print(
+        f"next snapshot, {runs:,} runs later ({appended:,} rows): [bold]{in_parts * 1000:,.0f} ms[/] in parts "
+        f"({files} files) against {rewritten * 1000:,.0f} ms rewriting every day ({whole} files)"
+    )
+
+
 def time_queries(reader: Reader, repeat: int) -> dict[str, tuple[float, float]]:
     """Per documented query: the first run and the median of the next ``repeat`` runs, in milliseconds."""
     timings = {}
@@ -111,6 +139,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=WarehouseSettings().batch_max_events, help="events per batch")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of each query after the first")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--tail-runs", type=int, default=1_250, help="runs appended before the second snapshot")
     parser.add_argument("--dir", type=Path, default=None, help="where the warehouse goes (default: a temporary dir)")
     parser.add_argument("--random-ids", action="store_true", help="random (v4) event ids instead of time-ordered")
     parser.add_argument("--no-scrub", action="store_true", help="store text without PII scrubbing")
@@ -155,10 +184,12 @@ def main() -> None:
     gc.unfreeze()
 
     with duckdb.connect(str(settings.database_path)) as connection:
+        snapshots = Snapshots(settings.snapshot_dir)
         with console.status("writing a full Parquet snapshot"):
             started = time.perf_counter()
-            files = write_snapshot(connection.cursor(), settings.snapshot_dir, every_day(connection))
+            files = snapshots.write(connection.cursor())
             console.print(f"snapshot: {files} files in {time.perf_counter() - started:.1f} s")
+        time_next_snapshot(connection, snapshots, root, args.tail_runs)
         attempts = connection.execute("SELECT count(*) FROM task_attempts").fetchone()[0]
 
     with Reader(duckdb.connect(str(settings.database_path), read_only=True), "file") as reader:

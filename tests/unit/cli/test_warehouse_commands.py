@@ -10,7 +10,7 @@ import pytest
 
 from schemas import new_event_id
 from services.warehouse.settings import WarehouseSettings
-from services.warehouse.snapshots import every_day, write_snapshot
+from services.warehouse.snapshots import Snapshots
 from services.warehouse.store import WarehouseStore
 from tests.unit.warehouse.events import fan_out_run, write
 
@@ -20,7 +20,7 @@ def run_ids(writer: WarehouseStore, warehouse_settings: WarehouseSettings) -> li
     """Three runs whose time-ordered ids share a long prefix, in a warehouse whose writer is running."""
     ids = [new_event_id() for _ in range(3)]
     write(writer, *(event for run_id in ids for event in fan_out_run(run_id)))
-    write_snapshot(writer.connection.cursor(), warehouse_settings.snapshot_dir, every_day(writer.connection))
+    Snapshots(warehouse_settings.snapshot_dir).write(writer.connection.cursor())
     return ids
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from services.warehouse.settings import WarehouseSettings
-from services.warehouse.snapshots import every_day, write_snapshot
+from services.warehouse.snapshots import Snapshots
 from services.warehouse.store import WarehouseStore
 from tests.unit.warehouse.events import fan_out_run, write
 
@@ -27,6 +27,6 @@ def held(tmp_path: Path) -> Iterator[WarehouseSettings]:
     settings = WarehouseSettings(dir=str(tmp_path / "warehouse"))
     store = WarehouseStore.open(settings.database_path, checkpoint_threshold="16MB", timeout_s=1)
     write(store, *fan_out_run("run-wide", width=3, executors=2, failing="2"))
-    write_snapshot(store.connection.cursor(), settings.snapshot_dir, every_day(store.connection))
+    Snapshots(settings.snapshot_dir).write(store.connection.cursor())
     yield settings
     store.close()
