@@ -121,7 +121,8 @@ def arms(
 ) -> None:
     """The floor and busy hop of each arm, in rounds, side by side."""
     chosen = [Arm.parse(text) for text in arm]
-    table = Table(title=f"Hops, ms ({EXECUTORS} executors, {GUARANTEE}; busy: 400 tasks waiting on 0.5 s tools)")
+    title = f"Hops, ms ({EXECUTORS} executors, {GUARANTEE} unless an arm says; busy: 400 tasks waiting on 0.5 s tools)"
+    table = Table(title=title)
     for column in ("round", "arm", "floor p50", "floor p99", "busy p50", "busy p99"):
         table.add_column(column, justify="right" if column != "arm" else "left")
     with tempfile.TemporaryDirectory() as data, real_kafka(Path(data)) as bootstrap:
