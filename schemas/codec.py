@@ -35,6 +35,9 @@ def decode_event(data: bytes) -> AnyEvent | UnknownEvent:
     except RecursionError:
         # msgspec decodes nested JSON recursively: a poison record of 100k "[" must fail alone, not its consumer.
         raise UndecodableEvent("nested too deeply to decode") from None
+    except UnicodeDecodeError as error:
+        # JSON is UTF-8; msgspec raises this (not a DecodeError) for a string that is not, e.g. b'"\x80"'.
+        raise UndecodableEvent(f"not JSON: not UTF-8: {error}") from None
 
 
 def _decode_event(data: bytes) -> AnyEvent | UnknownEvent:

@@ -131,7 +131,10 @@ _LUHN_DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 
 
 def luhn_ok(digits: str) -> bool:
-    """True when the digit string passes the Luhn (mod 10) check."""
+    """True when the string of ASCII digits passes the Luhn (mod 10) check. Anything else fails it: the
+    detector's ``\\d`` also matches other scripts' digits (e.g. Arabic-Indic), which no card number mixes in."""
+    if not (digits.isascii() and digits.isdigit()):
+        return False
     total = 0
     for position, char in enumerate(reversed(digits)):
         value = ord(char) - 48

@@ -54,6 +54,7 @@ class Ingested(NamedTuple):  # a tuple: one is made per event, and a frozen data
     offset: int
     timestamp_ms: int
     traceparent: bytes | None  # the W3C trace context the producer sent, if any
+    key: bytes | None  # the record's key: a dead letter keeps it, so that a replay lands where the original did
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ def decode_records(rows: list[RecordRow]) -> tuple[list[Ingested], list[DeadLett
                 offset,
                 timestamp,
                 traceparent,
+                key,
             )
         )
     return ingested, dead_letters

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from services.warehouse.core.batch import Batch, DeadLetter, Ingested, Partition, decode_records
+from services.warehouse.core.batch import Batch, DeadLetter, Ingested, Partition, RawRecord, decode_records
 from services.warehouse.core.derived import DerivedRows
 from services.warehouse.core.rows import event_row
 from services.warehouse.core.tables import EVENTS, KAFKA_OFFSETS
@@ -35,7 +35,7 @@ class PreparedBatch:
     next_offsets: dict[Partition, int]  # the same, for the consumer
     unique: int  # events with distinct ids in the batch: the rows of `events`
     received: int  # events in the batch, repeats included
-    dead_letters: list[DeadLetter]  # records that are no event: for the dead-letter topic, before the commit
+    dead_letters: list[DeadLetter]  # records that are no event, or that the scrubber failed on: to the DLQ first
     pii_replaced: int  # personal data values the scrubber replaced while preparing this batch
     # The derived rows of some of the batch's events alone, for a batch that repeats events the database already
     # has. Not sent between processes: whoever prepared the batch sets it (see services/warehouse/preparing.py).
@@ -68,8 +68,16 @@ def derive_only(batch: Batch, scrubber: EventScrubber, event_ids: Collection[str
 def _scrubbed_events(batch: Batch, scrubber: EventScrubber) -> tuple[list[tuple[Ingested, Any]], list[DeadLetter], int]:
     """Each event id's first event with its scrubbed form; the dead letters; how many events the batch held."""
     decoded, dead_letters = decode_records(batch.records)
-    items = _first_of_each_id(decoded)
-    return [(item, scrubber.event(item.event)) for item in items], dead_letters, len(decoded)
+    pairs = []
+    unscrubbed = 0
+    for item in _first_of_each_id(decoded):
+        try:
+            pairs.append((item, scrubber.event(item.event)))
+        except Exception as error:  # a fault in the scrubber fails this event alone, kept whole as a dead letter
+            unscrubbed += 1
+            record = RawRecord(item.topic, item.partition, item.offset, item.body, item.timestamp_ms, item.key)
+            dead_letters.append(DeadLetter(record, f"could not scrub: {type(error).__name__}: {error}"))
+    return pairs, dead_letters, len(decoded) - unscrubbed
 
 
 def _derive_only(pairs: list[tuple[Ingested, Any]], event_ids: Collection[str]) -> dict[str, pa.Table]:

@@ -29,6 +29,11 @@ class TestLuhn:
     def test_luhn_rejects_number_when_check_digit_is_wrong(self, number):
         assert not luhn_ok(number)
 
+    @pytest.mark.parametrize("number", ["2221000000000\u06600", "\u0664111111111111111", "", "4111-1111"])
+    def test_luhn_rejects_without_raising_when_not_all_ascii_digits(self, number):
+        assert not luhn_ok(number)
+        assert not card_ok(number)
+
 
 class TestCards:
     @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ dead-letters): never another exception that would escape the executor's handler.
 from __future__ import annotations
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,6 +43,12 @@ def decodes_or_refuses(data: bytes) -> object:
 @given(st.binary(max_size=2_000))
 def test_refuses_cleanly_when_the_bytes_are_random(data: bytes) -> None:
     decodes_or_refuses(data)
+
+
+@pytest.mark.parametrize("data", [b'"\x80"', b'{"type": "\xff"}', b'{"type": "TaskReady.v1", "run_id": "\xc3("}'])
+def test_refuses_cleanly_when_a_string_is_not_utf8(data: bytes) -> None:
+    with pytest.raises(UndecodableEvent, match="not UTF-8"):
+        decode_event(data)
 
 
 @settings(max_examples=300, deadline=None)

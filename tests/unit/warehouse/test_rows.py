@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from schemas import RunFinished, RunRejected, TaskFinished, TaskReady, encode_event
@@ -11,7 +13,7 @@ from services.warehouse.core.prepare import prepare
 from services.warehouse.core.scrubbing import KeepText
 from services.warehouse.store import WarehouseStore
 from tests.support.samples import one_of_each
-from tests.unit.warehouse.events import FakeRecord, at, fan_out_run, prepared, record, write
+from tests.unit.warehouse.events import FakeRecord, at, batch_of, fan_out_run, prepared, record, write
 
 
 def test_every_event_becomes_one_events_row_with_its_origin_when_prepared() -> None:
@@ -51,6 +53,24 @@ def test_undecodable_bytes_become_dead_letters_and_advance_the_offset_when_prepa
     assert batch.dead_letters[0].reason.startswith("undecodable")
     assert batch.next_offsets == {("t.events", 1): 7}
     assert batch.events.num_rows == 1
+
+
+def test_event_the_scrubber_fails_on_becomes_a_dead_letter_alone_when_prepared() -> None:
+    class FailsOnRunB(KeepText):
+        def event(self, event: Any) -> Any:
+            if event.run_id == "run-b":
+                raise IndexError("tuple index out of range")
+            return event
+
+    good, bad = RunRejected(run_id="run-a", reason="cycle"), RunRejected(run_id="run-b", reason="cycle")
+    records = [record(good, partition=1, offset=8), record(bad, partition=1, offset=9)]
+    batch = prepare(batch_of(*records), FailsOnRunB())
+    assert [row["run_id"] for row in batch.events.to_pylist()] == ["run-a"]
+    [letter] = batch.dead_letters
+    assert letter.record == RawRecord(records[1].topic, 1, 9, records[1].value, records[1].timestamp, records[1].key)
+    assert letter.reason == "could not scrub: IndexError: tuple index out of range"
+    assert (batch.unique, batch.received) == (1, 1)
+    assert batch.next_offsets == {("t.events", 1): 10}
 
 
 def test_tombstone_only_moves_the_offset_when_taken() -> None:
