@@ -24,7 +24,7 @@ from services.console.core.board import RunState, fold, label_matches
 from services.console.core.sql_guard import single_select
 from services.warehouse.query import BadQuery, QueryResult, Reader, open_reader
 from services.warehouse.settings import WarehouseSettings
-from services.warehouse.sql import NamedStatement, named_statements
+from services.warehouse.sql import NamedStatement, literal, named_statements
 
 RUNS = """
 SELECT
@@ -155,8 +155,7 @@ class WarehouseViews:
 
 def fence(connection: duckdb.DuckDBPyConnection, settings: WarehouseSettings) -> None:
     """No file access beyond the snapshots the views read, and no way to turn that back on."""
-    snapshots = str(settings.snapshot_dir).replace("'", "''")
-    connection.execute(f"SET allowed_directories = ['{snapshots}/']")
+    connection.execute(f"SET allowed_directories = [{literal(f'{settings.snapshot_dir}/')}]")
     connection.execute("SET enable_external_access = false")
     connection.execute("SET lock_configuration = true")
 

@@ -18,7 +18,7 @@ import duckdb
 from services.warehouse.core.tables import EVENT_TABLES
 from services.warehouse.settings import WarehouseSettings
 from services.warehouse.snapshots import snapshot_files
-from services.warehouse.sql import script
+from services.warehouse.sql import literal, script
 
 
 class WarehouseUnavailable(RuntimeError):
@@ -90,7 +90,7 @@ def snapshot_reader(root: Path, source: str) -> Reader:
     for spec in EVENT_TABLES:
         files = snapshot_files(root, spec.name)
         if files:
-            listed = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
+            listed = ", ".join(literal(path) for path in files)
             connection.execute(
                 f"CREATE VIEW {spec.name} AS SELECT * FROM read_parquet([{listed}], "
                 # union_by_name: days snapshotted before a column was added (trace ids) read as nulls there.

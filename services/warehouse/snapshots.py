@@ -32,6 +32,7 @@ import duckdb
 
 from services.warehouse.core.tables import EVENT_TABLES, UPSERTED
 from services.warehouse.core.tiers import BASE_LEVEL, Part, add_part
+from services.warehouse.sql import literal
 
 SNAPSHOT_TABLES = tuple(spec.name for spec in EVENT_TABLES)
 REWRITTEN_FILE = "data.parquet"  # the one file of a day of an upserted table (runs)
@@ -62,6 +63,7 @@ class _Staged:
     table: str
     day: date
     generation: _Generation
+    written: int  # files written for it (the rest are hard-linked from the generation before)
 
 
 class Snapshots:
@@ -127,27 +129,27 @@ class Snapshots:
         rows = f"rowid > {after} AND rowid <= {end}"
         days = [row[0] for row in connection.execute(f"SELECT DISTINCT day FROM {table} WHERE {rows}").fetchall()]
         for day in sorted(days):
-            now = self._current.get((table, day))
-            if not self._started or now is None:
+            now = self._current.get((table, day)) if self._started else None
+            if now is None:
                 parts: tuple[Part, ...] = (Part(-1, end, BASE_LEVEL if not self._started else 0),)
-                kept: tuple[Part, ...] = ()
             elif (start := max(after, now.parts[-1].upto)) < end:  # a day published before a failed publish is ahead
                 parts = add_part(now.parts, Part(start, end, 0), fanout=self._fanout)
-                kept = tuple(part for part in parts if part in now.parts)
             else:
                 continue
+            kept = now.parts if now is not None else ()
+            fresh = [part for part in parts if part not in kept]
             folder = self._new_folder(table, day)
-            staged.append(_Staged(table, day, _Generation(folder, parts)))  # cleaned up if what follows fails
-            for part in parts:
-                if part in kept:
-                    assert now is not None
-                    _link(now.folder / part.name, folder / part.name)
-                else:
-                    _copy(connection, table, day, f"rowid > {part.after} AND rowid <= {part.upto}", folder / part.name)
+            staged.append(_Staged(table, day, _Generation(folder, parts), len(fresh)))  # removed if what follows fails
+            if now is not None:  # the parts that did not change: hard links to the generation before
+                for part in parts:
+                    if part in kept:
+                        _link(now.folder / part.name, folder / part.name)
+            for part in fresh:
+                _copy(connection, table, day, f"rowid > {part.after} AND rowid <= {part.upto}", folder / part.name)
 
     def _stage_rewrite(self, connection: duckdb.DuckDBPyConnection, table: str, day: date) -> _Staged:
         folder = self._new_folder(table, day)
-        staged = _Staged(table, day, _Generation(folder, ()))
+        staged = _Staged(table, day, _Generation(folder, ()), written=1)
         try:
             _copy(connection, table, day, "true", folder / REWRITTEN_FILE)
         except BaseException:
@@ -174,8 +176,7 @@ class Snapshots:
         self._current[(staged.table, staged.day)] = staged.generation
         if previous is not None:
             self._retire(previous.folder.parent)
-        fresh = [part for part in staged.generation.parts if previous is None or part not in previous.parts]
-        return len(fresh) if staged.generation.parts else 1
+        return staged.written
 
     def _retire_leftovers(self) -> None:
         """After the first snapshot: what an earlier process left is retired (deleted after the grace period)."""
@@ -226,10 +227,10 @@ def _all_days(connection: duckdb.DuckDBPyConnection, table: str) -> list[date]:
 
 
 def _copy(connection: duckdb.DuckDBPyConnection, table: str, day: date, rows: str, target: Path) -> None:
-    # COPY takes no parameters; the day is a date's ISO form, the row filter ours and the path ours, quotes doubled.
+    # COPY takes no parameters; the day is a date's ISO form and the row filter ours.
     connection.execute(
         f"COPY (SELECT * EXCLUDE (day) FROM {table} WHERE day = DATE '{day.isoformat()}' AND {rows}) "
-        f"TO '{str(target).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)"
+        f"TO {literal(target)} (FORMAT parquet)"
     )
 
 

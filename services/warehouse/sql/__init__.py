@@ -19,6 +19,12 @@ class NamedStatement:
     sql: str  # without the trailing semicolon
 
 
+def literal(text: object) -> str:
+    """``text`` as a SQL string literal, for the statements DuckDB takes no parameters in (COPY, SET, a view's
+    file list): quoted, its quotes doubled."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
 @cache
 def script(file: str) -> str:
     """A whole file, for DuckDB to run as one script (schema.sql, views.sql)."""
